@@ -1,0 +1,3 @@
+from mediawatch.cli import main
+
+main()

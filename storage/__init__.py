@@ -1,0 +1,1 @@
+"""Storage: models, queries and migrations. Imports nothing of the other layers."""
