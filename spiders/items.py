@@ -1,0 +1,28 @@
+"""What the spiders hand to the pipeline: one article as fetched, before dedupe and matching."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass
+class ArticleItem:
+    """One new entry, fetched and extracted (or standing in with the feed's title/summary).
+
+    Times are naive UTC. ``url`` is already canonical."""
+
+    url: str
+    source_name: str
+    """The configured source that led here (a feed, sitemap or aggregator)."""
+    publisher: str
+    """The real publisher: an aggregator item's ``<source>``, else the final URL's site."""
+    fetched_at: datetime
+    title: str = ""
+    text: str | None = None
+    summary: str | None = None
+    author: str | None = None
+    language: str | None = None
+    published_at: datetime | None = None
+    extracted: bool = True
+    """False when the page could not be had or extracted and the feed's fields stand in."""
