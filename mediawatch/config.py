@@ -38,7 +38,7 @@ _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 60480
 
 
 def parse_duration(value: object) -> timedelta:
-    """``"30s"``, ``"15m"``, ``"2h"``, ``"1d"``, ``"1w"`` (or a number of seconds) to a timedelta."""
+    """``"30s"``, ``"15m"``, ``"2h"``, ``"1d"``, ``"1w"`` or a number of seconds."""
     if isinstance(value, timedelta):
         return value
     if isinstance(value, bool):
@@ -255,9 +255,7 @@ def config_path(explicit: str | Path | None, environ: Mapping[str, str] = os.env
     return DEFAULT_CONFIG_PATH
 
 
-def load_config(
-    path: str | Path | None = None, environ: Mapping[str, str] = os.environ
-) -> Config:
+def load_config(path: str | Path | None = None, environ: Mapping[str, str] = os.environ) -> Config:
     """Read, parse and validate the config; every problem is one ``ConfigError`` line."""
     path = config_path(path, environ)
     try:

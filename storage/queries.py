@@ -68,7 +68,11 @@ def sync_sources(
             row.etag = row.last_modified = None
             row.next_poll_at = now
         row.url, row.kind, row.enabled = spec.url, spec.kind, spec.enabled
-        if spec.every is not None and row.interval_seconds != interval and row.last_polled_at is None:
+        if (
+            spec.every is not None
+            and row.interval_seconds != interval
+            and row.last_polled_at is None
+        ):
             row.interval_seconds = interval
         if changed:
             updated.append(spec.name)
@@ -153,4 +157,7 @@ def known_urls(session: Session, urls: Sequence[str]) -> set[str]:
 
 
 def count_mentions(session: Session, cluster: str) -> int:
-    return session.scalar(select(func.count()).select_from(Mention).where(Mention.cluster == cluster)) or 0
+    return (
+        session.scalar(select(func.count()).select_from(Mention).where(Mention.cluster == cluster))
+        or 0
+    )

@@ -10,35 +10,24 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-import click
 import typer
 
 from mediawatch.cli.app import app
 from mediawatch.errors import MediawatchError
 
 # Command modules register themselves on ``app`` when imported.
-from mediawatch.cli import database as _database  # noqa: E402,F401  isort: skip
-from mediawatch.cli import sources as _sources  # noqa: E402,F401  isort: skip
+from mediawatch.cli import database as _database  # noqa: F401  isort: skip
+from mediawatch.cli import sources as _sources  # noqa: F401  isort: skip
 
 __all__ = ["app", "main"]
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
-    """Run the CLI; ``argv`` defaults to ``sys.argv[1:]``."""
+    """Run the CLI; ``argv`` defaults to ``sys.argv[1:]``. Always exits."""
     command = typer.main.get_command(app)
     try:
-        result = command.main(
-            args=list(argv) if argv is not None else None,
-            prog_name="mediawatch",
-            standalone_mode=False,
-        )
+        command.main(args=list(argv) if argv is not None else None, prog_name="mediawatch")
     except MediawatchError as exc:
         print(f"mediawatch: error: {exc}", file=sys.stderr)
         sys.exit(2)
-    except click.exceptions.Abort:
-        print("mediawatch: aborted", file=sys.stderr)
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    sys.exit(result if isinstance(result, int) else 0)
+    sys.exit(0)  # pragma: no cover - standalone mode exits by itself

@@ -74,4 +74,3 @@ def root(
     fmt: LogFormat = "json" if log_format == "json" else "text"
     configure_logging(log_level, fmt)
     ctx.obj = AppState(config_path=config)
-

@@ -44,10 +44,16 @@ def init(ctx: typer.Context) -> None:
 @app.command()
 def export(
     ctx: typer.Context,
-    fmt: Annotated[str, typer.Option("--format", help="jsonl (one JSON object per line)")] = "jsonl",
-    since: Annotated[str | None, typer.Option(help="7d, 24h or a date: only articles since")] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", help="jsonl (one JSON object per line)")
+    ] = "jsonl",
+    since: Annotated[
+        str | None, typer.Option(help="7d, 24h or a date: only articles since")
+    ] = None,
     until: Annotated[str | None, typer.Option(help="only articles before this time")] = None,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="file (default stdout)")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="file (default stdout)")
+    ] = None,
 ) -> None:
     """Export stored articles, one JSON object per line.
 

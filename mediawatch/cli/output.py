@@ -33,8 +33,12 @@ def print_rows(
     """``table`` is a rich table on a terminal and tab-separated text in a pipe."""
     fmt = fmt or "table"
     if fmt == "json":
-        json.dump([{c: _jsonable(row.get(c)) for c in columns} for row in rows], sys.stdout,
-                  ensure_ascii=False, indent=2)
+        json.dump(
+            [{c: _jsonable(row.get(c)) for c in columns} for row in rows],
+            sys.stdout,
+            ensure_ascii=False,
+            indent=2,
+        )
         sys.stdout.write("\n")
     elif fmt == "csv":
         writer = csv.writer(sys.stdout)

@@ -70,8 +70,18 @@ def status(ctx: typer.Context, fmt: FormatOption = None) -> None:
             for source in list_sources(session)
         ]
     engine.dispose()
-    columns = ["name", "healthy", "last_poll", "result", "http", "next_due", "interval",
-               "failures", "articles_per_day", "error"]
+    columns = [
+        "name",
+        "healthy",
+        "last_poll",
+        "result",
+        "http",
+        "next_due",
+        "interval",
+        "failures",
+        "articles_per_day",
+        "error",
+    ]
     print_rows(rows, columns, _format(fmt), "Source health")
 
 
