@@ -38,5 +38,14 @@ def configure_logging(level: str = "INFO", fmt: LogFormat = "text", stream: obje
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # Scrapy and Twisted are chatty at INFO; their warnings still show.
-    for noisy in ("scrapy", "twisted", "filelock", "trafilatura", "htmldate", "urllib3", "alembic"):
+    for noisy in (
+        "scrapy",
+        "twisted",
+        "filelock",
+        "trafilatura",
+        "htmldate",
+        "urllib3",
+        "alembic",
+        "apscheduler",
+    ):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -1,0 +1,42 @@
+"""``mediawatch run``: the background service, in the foreground."""
+
+from __future__ import annotations
+
+import signal
+import sys
+
+import typer
+
+from mediawatch.cli.app import app, state
+from mediawatch.config import config_path
+from mediawatch.logs import configure_logging
+
+
+@app.command()
+def run(ctx: typer.Context) -> None:
+    """Run the background service: poll due sources, detect spikes, deliver alerts.
+
+    Stays in the foreground (for systemd, Docker or a terminal) and logs to stdout;
+    `--log-format json` gives JSON lines. SIGTERM or Ctrl-C stop it cleanly (exit 0).
+    One service per database: a second one refuses to start.
+
+    Example: mediawatch --config config.toml --log-format json run
+    """
+    from scheduler.service import Service
+
+    app_state = state(ctx)
+    root_params = ctx.find_root().params
+    log_format = str(root_params.get("log_format") or "text")
+    configure_logging(
+        str(root_params.get("log_level") or "INFO"),
+        "json" if log_format == "json" else "text",
+        sys.stdout,
+    )
+    config = app_state.config
+    path = config_path(app_state.config_path).resolve()
+    service = Service(
+        config=config, config_path=path, engine=app_state.engine(), log_format=log_format
+    )
+    signal.signal(signal.SIGTERM, service.stop)
+    signal.signal(signal.SIGINT, service.stop)
+    service.run()
