@@ -99,6 +99,9 @@ class CrawlConfig(Model):
     """Entries published longer ago than this are not followed (sitemaps, feeds)."""
     crawl_timeout: Duration = timedelta(minutes=20)
     """A crawl subprocess running longer is killed by the service."""
+    max_articles_per_poll: int = Field(default=500, gt=0)
+    """At most this many new article pages are fetched per source per poll (newest first);
+    the rest wait for the next poll."""
 
     @model_validator(mode="after")
     def _bounds(self) -> CrawlConfig:
@@ -243,6 +246,13 @@ class Config(Model):
             duplicates = sorted({name for name in names if names.count(name) > 1})
             if duplicates:
                 raise ValueError(f"duplicate {kind} name(s): {', '.join(duplicates)}")
+        from mediawatch.errors import WatchlistError
+        from mediawatch.watchlist import Watchlist
+
+        try:  # cross-cluster checks: unknown @Name references, cycles between queries
+            Watchlist.from_config(self.clusters)
+        except WatchlistError as exc:
+            raise ValueError(f"[clusters] {exc}") from None
         return self
 
 

@@ -181,3 +181,9 @@ def test_defaults_are_complete() -> None:
     config = Config()
     assert config.crawl.min_interval <= config.crawl.max_interval
     assert config.alerts.channels == ()
+
+
+def test_a_query_naming_an_unknown_cluster_is_refused_at_load(tmp_path: Path) -> None:
+    text = '[[clusters]]\nname = "Militias"\nquery = "@Nobody AND Iraq"\n'
+    message = error_for(tmp_path, text)
+    assert "Nobody" in message

@@ -19,6 +19,7 @@ from mediawatch.errors import MediawatchError
 from mediawatch.cli import database as _database  # noqa: F401  isort: skip
 from mediawatch.cli import sources as _sources  # noqa: F401  isort: skip
 from mediawatch.cli import run as _run  # noqa: F401  isort: skip
+from mediawatch.cli import match as _match  # noqa: F401  isort: skip
 
 __all__ = ["app", "main"]
 
