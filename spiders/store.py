@@ -1,0 +1,357 @@
+"""The one item pipeline: normalise -> dedupe -> match the watch-list -> store.
+
+``ArticleStore`` is plain Python (a session factory, a matcher and a clock passed in);
+``StorePipeline`` is the thin Scrapy shell around it.
+
+- **Decisions happen in ``add``**, against an in-memory ``FingerprintIndex`` of the
+  articles seen in the last ``window`` (7 days, loaded once per crawl) plus everything
+  added since. ``add`` returns the outcome at once; writes are buffered.
+- **Writes happen in ``flush``**, every ``batch_size`` items and at close, one
+  transaction per batch. URLs stored meanwhile by someone else are skipped first; if a
+  concurrent crawl still wins a race (IntegrityError on the unique URL), the batch is
+  rolled back and written again item by item, each in its own transaction, and the
+  losers count as already known. A URL is never stored twice.
+- ``story_id`` is the article's own id for the first article of a story, the
+  original's story id for a duplicate (``duplicate_of_id`` = the original). Mentions
+  copy ``seen_at`` and ``story_id``; ``Mention.hits`` is the cluster's hit count (the
+  matcher reports hits per cluster, not per term).
+- ``seen_at`` = ``published_at``, or ``fetched_at`` when that is missing, in the future
+  (more than ``FUTURE_SLACK`` after now) or before ``EARLIEST_PLAUSIBLE``.
+
+Known limits: another crawl's articles stored after this crawl loaded its index are
+not compared for near-duplicates (only their URLs are caught); an article whose
+``seen_at`` is older than the window is compared only with what the window holds.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, Protocol
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from spiders.canonical import canonical_url, site_of
+from spiders.dedupe import (
+    Duplicate,
+    Fingerprint,
+    FingerprintIndex,
+    normalised_title_hash,
+    text_simhash,
+)
+from spiders.items import ArticleItem
+from spiders.language import normalise_language
+from storage.clock import utcnow
+from storage.engine import transaction
+from storage.models import Article, Mention, Source
+from storage.queries import known_urls
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 50
+WINDOW = timedelta(days=7)
+FUTURE_SLACK = timedelta(hours=1)
+EARLIEST_PLAUSIBLE = datetime(1995, 1, 1)
+
+
+class ClusterMatchLike(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def terms(self) -> tuple[str, ...]: ...
+    @property
+    def hits(self) -> int: ...
+
+
+class Matcher(Protocol):
+    """What the store needs of ``mediawatch.watchlist.Watchlist``."""
+
+    def match(self, text: str, title: str = "") -> Sequence[ClusterMatchLike]: ...
+
+
+class StoreOutcome(StrEnum):
+    NEW = "new"
+    """Stored, the first article of its story."""
+    DUPLICATE = "duplicate"
+    """Stored, pointing at the story's original."""
+    KNOWN = "known"
+    """Not stored: the URL is already there."""
+
+
+@dataclass
+class StoreCounts:
+    new: int = 0
+    duplicates: int = 0
+    known: int = 0
+
+    def record(self, outcome: StoreOutcome, step: int = 1) -> None:
+        if outcome is StoreOutcome.NEW:
+            self.new += step
+        elif outcome is StoreOutcome.DUPLICATE:
+            self.duplicates += step
+        else:
+            self.known += step
+
+
+@dataclass
+class _Pending:
+    item: ArticleItem
+    fingerprint: Fingerprint
+    outcome: StoreOutcome
+    duplicate: Duplicate | None
+    matches: Sequence[ClusterMatchLike]
+
+
+def seen_at(published_at: datetime | None, fetched_at: datetime, now: datetime) -> datetime:
+    """When the story happened, for counting (see the module doc)."""
+    if published_at is None or published_at > now + FUTURE_SLACK:
+        return fetched_at
+    if published_at < EARLIEST_PLAUSIBLE:
+        return fetched_at
+    return published_at
+
+
+def normalise_item(item: ArticleItem) -> ArticleItem:
+    """Tidy what the spiders hand over: canonical URL, one-line title, publisher, language."""
+    try:
+        url = canonical_url(item.url)
+    except ValueError:
+        url = item.url.strip()
+    text = (item.text or "").strip() or None
+    summary = (item.summary or "").strip() or None
+    publisher = " ".join(item.publisher.split()) or site_of(url) or item.source_name
+    return replace(
+        item,
+        url=url,
+        title=" ".join(item.title.split()),
+        text=text,
+        summary=summary,
+        author=(item.author or "").strip()[:1000] or None,
+        publisher=publisher[:300],
+        language=normalise_language(item.language),
+    )
+
+
+class ArticleStore:
+    """Dedupe, match and store articles; ``counts[source_name]`` tells what happened."""
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        watchlist: Matcher,
+        now_fn: Callable[[], datetime] = utcnow,
+        *,
+        batch_size: int = BATCH_SIZE,
+        window: timedelta = WINDOW,
+    ) -> None:
+        self.session_factory = session_factory
+        self.watchlist = watchlist
+        self.now_fn = now_fn
+        self.batch_size = batch_size
+        self.window = window
+        self.counts: defaultdict[str, StoreCounts] = defaultdict(StoreCounts)
+        self._index: FingerprintIndex | None = None
+        self._source_ids: dict[str, int] = {}
+        self._pending: list[_Pending] = []
+        self._stored: dict[str, tuple[int, int]] = {}
+
+    @property
+    def total(self) -> StoreCounts:
+        total = StoreCounts()
+        for counts in self.counts.values():
+            total.new += counts.new
+            total.duplicates += counts.duplicates
+            total.known += counts.known
+        return total
+
+    def open(self) -> None:
+        """Load the recent fingerprints and the source ids, once (the first ``add`` does it too)."""
+        if self._index is not None:
+            return
+        since = self.now_fn() - self.window
+        with self.session_factory() as session:
+            self._source_ids = {
+                name: id_ for name, id_ in session.execute(select(Source.name, Source.id))
+            }
+            rows = session.execute(
+                select(
+                    Article.url, Article.publisher, Article.seen_at, Article.title_hash,
+                    Article.simhash, Article.id, Article.story_id,
+                ).where(Article.seen_at >= since)
+            )  # fmt: skip
+            self._index = FingerprintIndex(
+                Fingerprint(url, publisher, seen, title, simhash, article_id, story or article_id)
+                for url, publisher, seen, title, simhash, article_id, story in rows
+            )
+        logger.info("dedupe index: %d articles since %s", len(self._index), since)
+
+    def add(self, item: ArticleItem) -> StoreOutcome:
+        """Decide what ``item`` is and buffer it; writes every ``batch_size`` items."""
+        if self._index is None:
+            self.open()
+        assert self._index is not None
+        item = normalise_item(item)
+        fingerprint = Fingerprint(
+            url=item.url,
+            publisher=item.publisher,
+            seen_at=seen_at(item.published_at, item.fetched_at, self.now_fn()),
+            title_hash=normalised_title_hash(item.title),
+            simhash=text_simhash(item.text),
+        )
+        duplicate = self._index.find(fingerprint)
+        if duplicate is not None and duplicate.reason == "url":
+            self.counts[item.source_name].record(StoreOutcome.KNOWN)
+            return StoreOutcome.KNOWN
+        outcome = StoreOutcome.NEW if duplicate is None else StoreOutcome.DUPLICATE
+        if duplicate is not None:
+            logger.debug("%s copies %s (%s)", item.url, duplicate.of.url, duplicate.reason)
+        matches = self.watchlist.match(item.text or item.summary or "", item.title)
+        self._pending.append(_Pending(item, fingerprint, outcome, duplicate, matches))
+        self._index.add(fingerprint)
+        self.counts[item.source_name].record(outcome)
+        if len(self._pending) >= self.batch_size:
+            self.flush()
+        return outcome
+
+    def flush(self) -> None:
+        """Write the buffered articles (one transaction; item by item after a race)."""
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        try:
+            with transaction(self.session_factory) as session:
+                written = self._write(session, pending)
+        except IntegrityError as exc:
+            logger.info(
+                "a batch of %d raced another writer (%s); storing one by one",
+                len(pending),
+                str(exc.orig).splitlines()[0],
+            )
+            for entry in pending:
+                try:
+                    with transaction(self.session_factory) as session:
+                        self._stored.update(self._write(session, [entry]))
+                except IntegrityError:
+                    self._lost_to_known(entry)
+        else:
+            self._stored.update(written)
+
+    def close(self) -> None:
+        self.flush()
+
+    def _write(self, session: Session, pending: Sequence[_Pending]) -> dict[str, tuple[int, int]]:
+        """Insert ``pending`` in order; (id, story id) per URL written."""
+        already = known_urls(session, [entry.item.url for entry in pending])
+        written: dict[str, tuple[int, int]] = {}
+        for entry in pending:
+            if entry.item.url in already:
+                self._lost_to_known(entry)
+                continue
+            article = self._article(entry)
+            original = self._original_ids(session, entry, written)
+            if original is not None:
+                article.duplicate_of_id = original[0]
+            session.add(article)
+            session.flush()
+            story_id = original[1] if original is not None else article.id
+            article.story_id = story_id
+            for match in entry.matches:
+                for term in dict.fromkeys(match.terms):
+                    article.mentions.append(
+                        Mention(
+                            cluster=match.name[:200], term=term[:500], hits=match.hits,
+                            seen_at=article.seen_at, story_id=story_id,
+                        )
+                    )  # fmt: skip
+            written[entry.item.url] = (article.id, story_id)
+        session.flush()
+        return written
+
+    def _original_ids(
+        self, session: Session, entry: _Pending, written: dict[str, tuple[int, int]]
+    ) -> tuple[int, int] | None:
+        """(id, story id) of the stored article ``entry`` copies."""
+        if entry.duplicate is None:
+            return None
+        of = entry.duplicate.of
+        if of.url in written:
+            return written[of.url]
+        if of.url in self._stored:
+            return self._stored[of.url]
+        if of.article_id is not None:
+            return of.article_id, of.story_id or of.article_id
+        row = session.execute(
+            select(Article.id, Article.story_id).where(Article.url == of.url)
+        ).first()
+        if row is None:  # the original lost a race and was never ours to store
+            return None
+        return row[0], row[1] or row[0]
+
+    def _article(self, entry: _Pending) -> Article:
+        item = entry.item
+        return Article(
+            url=item.url,
+            source_id=self._source_ids.get(item.source_name),
+            publisher=item.publisher,
+            title=item.title,
+            text=item.text,
+            summary=item.summary,
+            author=item.author,
+            language=item.language,
+            published_at=item.published_at,
+            fetched_at=item.fetched_at,
+            seen_at=entry.fingerprint.seen_at,
+            extracted=item.extracted,
+            title_hash=entry.fingerprint.title_hash,
+            simhash=entry.fingerprint.simhash,
+        )
+
+    def _lost_to_known(self, entry: _Pending) -> None:
+        """``entry``'s URL turned out to be stored already (by another crawl)."""
+        counts = self.counts[entry.item.source_name]
+        counts.record(entry.outcome, -1)
+        counts.record(StoreOutcome.KNOWN)
+        entry.outcome = StoreOutcome.KNOWN
+        logger.debug("%s was stored meanwhile by another crawl", entry.item.url)
+
+
+class StorePipeline:
+    """Scrapy item pipeline around a ready ``ArticleStore``.
+
+    Wiring (the crawl command does this)::
+
+        settings["MEDIAWATCH_STORE"] = ArticleStore(session_factory(engine), watchlist)
+        settings["ITEM_PIPELINES"] = {"spiders.store.StorePipeline": 500}
+
+    Items must be ``spiders.items.ArticleItem``; anything else passes through untouched.
+    Per-source counts are in ``store.counts[source_name]`` (new, duplicates, known);
+    the spider's close flushes. Without the setting the pipeline is not configured."""
+
+    def __init__(self, store: ArticleStore) -> None:
+        self.store = store
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> StorePipeline:
+        from scrapy.exceptions import NotConfigured
+
+        store = crawler.settings.get("MEDIAWATCH_STORE")
+        if store is None:
+            raise NotConfigured("MEDIAWATCH_STORE is not set")
+        return cls(store)
+
+    def open_spider(self, spider: Any = None) -> None:
+        self.store.open()
+
+    def process_item(self, item: Any, spider: Any = None) -> Any:
+        if isinstance(item, ArticleItem):
+            self.store.add(item)
+        return item
+
+    def close_spider(self, spider: Any = None) -> None:
+        self.store.close()
