@@ -96,7 +96,8 @@ class CrawlConfig(Model):
     concurrency_per_domain: int = Field(default=2, gt=0)
     delay: Duration = timedelta(seconds=1)
     recent: Duration = timedelta(days=3)
-    """Entries published longer ago than this are not followed (sitemaps, feeds)."""
+    """Sitemap entries (and child sitemaps) dated longer ago than this are not followed.
+    Feed entries are all followed once: a feed is the publisher's own list of recent items."""
     crawl_timeout: Duration = timedelta(minutes=20)
     """A crawl subprocess running longer is killed by the service."""
     max_articles_per_poll: int = Field(default=500, gt=0)
@@ -160,6 +161,25 @@ class DetectionConfig(Model):
     threshold: float = Field(default=0.001, gt=0, lt=1)
     """A bucket is a spike when its upper-tail probability is below this."""
     history: Duration = timedelta(days=14)
+    quiet_threshold: float = Field(default=0.05, gt=0, lt=1)
+    """An open episode's bucket is quiet when its tail probability is at least this."""
+    close_after: int = Field(default=3, ge=1)
+    """Quiet buckets in a row that close an episode (hysteresis)."""
+    update_factor: float = Field(default=2.0, gt=1)
+    """One update per episode, when a bucket counts this many times the opening bucket."""
+    lookback: Duration = timedelta(hours=6)
+    """Complete buckets this recent are judged again on every run (late stories count)."""
+    backlog_fraction: float = Field(default=0.5, gt=0, le=1)
+    """A bucket with this share of stories from a source's first poll after an outage
+    (or its first poll ever) is backlog, not news: it opens no episode."""
+    early: bool = True
+    """The current, incomplete bucket may open an episode as soon as it is a spike."""
+
+    @model_validator(mode="after")
+    def _thresholds(self) -> DetectionConfig:
+        if self.quiet_threshold <= self.threshold:
+            raise ValueError("quiet_threshold must be above threshold (hysteresis)")
+        return self
 
 
 class EmailChannel(Model):

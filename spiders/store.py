@@ -161,6 +161,10 @@ class ArticleStore:
         self._pending: list[_Pending] = []
         self._stored: dict[str, tuple[int, int]] = {}
 
+    def __deepcopy__(self, _memo: dict[int, object]) -> ArticleStore:
+        """Scrapy deep-copies its settings; the store (and its counts) stays this one object."""
+        return self
+
     @property
     def total(self) -> StoreCounts:
         total = StoreCounts()

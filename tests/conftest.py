@@ -131,3 +131,6 @@ def write_config(tmp_path: Path, sqlite_url: str):  # type: ignore[no-untyped-de
         return path
 
     return write
+
+
+from newsroom import newsroom  # noqa: E402,F401  (the local newsroom HTTP server fixture)

@@ -18,6 +18,7 @@ from mediawatch.errors import MediawatchError
 # Command modules register themselves on ``app`` when imported.
 from mediawatch.cli import database as _database  # noqa: F401  isort: skip
 from mediawatch.cli import sources as _sources  # noqa: F401  isort: skip
+from mediawatch.cli import crawl as _crawl  # noqa: F401  isort: skip
 from mediawatch.cli import run as _run  # noqa: F401  isort: skip
 from mediawatch.cli import match as _match  # noqa: F401  isort: skip
 

@@ -1,0 +1,141 @@
+"""What one poll of a source found, and recording it: the source row's polling state
+and a ``Poll`` history row.
+
+When the source is next due is a policy decision, passed in as a ``Plan`` (the service
+wires the adaptive one of ``scheduler.policy``; spiders cannot import upward).
+``fixed_plan`` is the simple default: the source's interval after a success, exponential
+backoff after failures, never sooner than ``Retry-After`` or the feed's ``ttl``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal
+
+from sqlalchemy.orm import Session
+
+from storage.models import Poll, Source
+
+logger = logging.getLogger(__name__)
+
+Status = Literal["ok", "not_modified", "error"]
+UNHEALTHY_AFTER_FAILURES = 8
+
+
+@dataclass
+class PollResult:
+    """One source's poll, filled in by the spider as responses arrive, then by the store."""
+
+    source: str
+    started_at: datetime
+    status: Status = "error"
+    http_status: int | None = None
+    error: str | None = "not polled (the crawl ended before an answer)"
+    etag: str | None = None
+    last_modified: str | None = None
+    entries: int = 0
+    """Entries (feed items or sitemap URLs) the source listed."""
+    known: int = 0
+    """Entries skipped because their URL is already stored."""
+    followed: int = 0
+    """New entries whose pages were asked for."""
+    new: int = 0
+    duplicates: int = 0
+    entry_times: list[datetime] = field(default_factory=list)
+    ttl: timedelta | None = None
+    retry_after: timedelta | None = None
+    finished_at: datetime | None = None
+
+    answered: bool = False
+    """False until the source answered (or failed): an unanswered source is not recorded
+    and stays due (the crawl was stopped or timed out before reaching it)."""
+
+    def succeed(self, http_status: int, status: Status = "ok") -> None:
+        self.status, self.http_status, self.error = status, http_status, None
+        self.answered = True
+
+    def fail(self, error: str, http_status: int | None = None) -> None:
+        self.status, self.error, self.answered = "error", error, True
+        if http_status is not None:
+            self.http_status = http_status
+
+
+@dataclass(frozen=True)
+class NextPoll:
+    interval: timedelta
+    """The source's normal interval from now on."""
+    next_poll_at: datetime
+    failures: int
+    healthy: bool
+
+
+Plan = Callable[[PollResult, Source, datetime], NextPoll]
+"""``plan(result, source_row_before, now) -> NextPoll``."""
+
+
+def fixed_plan(max_interval: timedelta = timedelta(hours=6)) -> Plan:
+    """Keep the interval; back off exponentially on failure; honour Retry-After and ttl."""
+
+    def plan(result: PollResult, source: Source, now: datetime) -> NextPoll:
+        interval = timedelta(seconds=source.interval_seconds)
+        if result.status == "error":
+            failures = source.consecutive_failures + 1
+            delay = min(max_interval, interval * 2 ** min(failures - 1, 20))
+            if result.retry_after:
+                delay = max(delay, result.retry_after)
+            return NextPoll(interval, now + delay, failures, failures < UNHEALTHY_AFTER_FAILURES)
+        delay = max(interval, min(result.ttl or timedelta(0), max_interval))
+        if result.retry_after:
+            delay = max(delay, result.retry_after)
+        return NextPoll(interval, now + delay, 0, True)
+
+    return plan
+
+
+def record_poll(
+    session: Session, source: Source, result: PollResult, now: datetime, plan: Plan | None = None
+) -> NextPoll:
+    """Update ``source`` from ``result`` and add its ``Poll`` row (the caller commits)."""
+    decision = (plan or fixed_plan())(result, source, now)
+    source.last_polled_at = now
+    source.last_status = result.status
+    source.last_http_status = result.http_status
+    source.last_error = result.error
+    source.consecutive_failures = decision.failures
+    source.healthy = decision.healthy
+    source.interval_seconds = max(1, int(decision.interval.total_seconds()))
+    source.next_poll_at = decision.next_poll_at
+    if result.status != "error":
+        source.last_success_at = now
+        # A 304 keeps the validators we sent; a 200 replaces them (or clears them).
+        if result.status == "ok":
+            source.etag = result.etag
+            source.last_modified = result.last_modified
+    session.add(
+        Poll(
+            source_id=source.id,
+            started_at=result.started_at,
+            finished_at=result.finished_at or now,
+            status=result.status,
+            http_status=result.http_status,
+            entries=result.entries,
+            new_articles=result.new,
+            duplicates=result.duplicates,
+            error=result.error,
+        )
+    )
+    logger.info(
+        "source %s: %s (HTTP %s), %d entries, %d new, %d duplicates%s; next poll %s",
+        source.name,
+        result.status,
+        result.http_status,
+        result.entries,
+        result.new,
+        result.duplicates,
+        f", error: {result.error}" if result.error else "",
+        decision.next_poll_at.isoformat(timespec="seconds"),
+    )
+    return decision

@@ -1,0 +1,191 @@
+"""One crawl run in this process: pick the sources, run the spider once, record each poll.
+
+The Twisted reactor starts once per process, so ``run_crawl`` runs once per process
+(the CLI's ``crawl`` command; the service runs that as a subprocess).
+
+Polls are recorded after the store has flushed its last batch, in one transaction: a
+crawl killed half-way records nothing, its sources stay due, and the next run skips
+the articles already stored (``known_urls``) while a lost ETag costs one full fetch.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from mediawatch.config import Config, SourceConfig
+from mediawatch.errors import MediawatchError
+from spiders.news import SourceJob
+from spiders.polls import Plan, PollResult, fixed_plan, record_poll
+from spiders.store import ArticleStore
+from storage.clock import utcnow
+from storage.engine import session_factory, transaction
+from storage.models import Source
+from storage.queries import due_sources, known_urls, list_sources
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_ARTICLES = 500
+
+
+@dataclass(frozen=True)
+class SourceSummary:
+    source: str
+    status: str
+    http: int | None
+    entries: int
+    new: int
+    duplicates: int
+    not_modified: bool
+    error: str | None
+    next_poll_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class CrawlSummary:
+    started_at: datetime
+    finished_at: datetime
+    sources: tuple[SourceSummary, ...]
+
+    @property
+    def new(self) -> int:
+        return sum(row.new for row in self.sources)
+
+    @property
+    def errors(self) -> int:
+        return sum(row.status == "error" for row in self.sources)
+
+
+def run_crawl(
+    config: Config,
+    engine: Engine,
+    *,
+    due_only: bool,
+    names: Sequence[str] = (),
+    now: datetime,
+    plan: Plan | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> CrawlSummary:
+    """Crawl the due (or all enabled) sources, optionally only ``names``; never raises for
+    a failing source (its error is in the summary and on its row)."""
+    from scrapy.crawler import CrawlerProcess
+
+    from mediawatch.watchlist import Watchlist
+    from spiders.news import NewsSpider
+    from spiders.settings import crawler_settings
+
+    factory = session_factory(engine)
+    configured = {source.name: source for source in config.sources}
+    with factory() as session:
+        rows = _pick(session, due_only=due_only, names=names, now=now)
+        jobs = [_job(row, configured.get(row.name), config) for row in rows]
+        picked = {row.name for row in rows}
+    missing = [name for name in names if name not in picked and not due_only]
+    if not jobs:
+        logger.info("nothing to crawl (%s)", "no source is due" if due_only else "no sources")
+        return CrawlSummary(now, clock(), tuple(_missing(name) for name in missing))
+
+    def known(urls: Sequence[str]) -> set[str]:
+        with factory() as session:
+            return known_urls(session, urls)
+
+    store = ArticleStore(factory, Watchlist.from_config(config.clusters), clock)
+    settings = crawler_settings(config.crawl)
+    settings["MEDIAWATCH_STORE"] = store
+    settings["CLOSESPIDER_TIMEOUT"] = config.crawl.crawl_timeout.total_seconds() * 0.9
+    process = CrawlerProcess(settings, install_root_handler=False)
+    crawler = process.create_crawler(NewsSpider)
+    failures: list[str] = []
+    done = process.crawl(
+        crawler,
+        jobs=jobs,
+        known_urls=known,
+        now=clock,
+        recent=config.crawl.recent,
+        max_articles=config.crawl.max_articles_per_poll,
+    )
+    done.addErrback(lambda failure: failures.append(failure.getErrorMessage()))
+    logger.info("crawling %d source(s)", len(jobs))
+    process.start()
+    if failures:
+        raise MediawatchError(f"the crawl failed: {failures[0]}")
+    spider = crawler.spider
+    results: dict[str, PollResult] = spider.results if isinstance(spider, NewsSpider) else {}
+    finished = clock()
+    plan = plan or fixed_plan(config.crawl.max_interval)
+    summaries: list[SourceSummary] = []
+    with transaction(factory) as session:
+        for name in sorted(results):
+            result = results[name]
+            result.new, result.duplicates = _counts(store, name)
+            result.finished_at = finished
+            if not result.answered:
+                logger.warning("source %s: no answer before the crawl ended; still due", name)
+                summaries.append(_summary(result, None))
+                continue
+            row = session.scalars(select(Source).where(Source.name == name)).one()
+            decision = record_poll(session, row, result, finished, plan)
+            summaries.append(_summary(result, decision.next_poll_at))
+    summaries.extend(_missing(name) for name in missing)
+    return CrawlSummary(now, finished, tuple(summaries))
+
+
+def _pick(session: Session, *, due_only: bool, names: Sequence[str], now: datetime) -> list[Source]:
+    if due_only:
+        return due_sources(session, now, names)
+    rows = list_sources(session, enabled_only=True)
+    return [row for row in rows if not names or row.name in names]
+
+
+def _job(row: Source, source: SourceConfig | None, config: Config) -> SourceJob:
+    obey = config.crawl.obey_robots
+    if source is not None and source.obey_robots is not None:
+        obey = source.obey_robots
+    return SourceJob(
+        name=row.name,
+        url=row.url,
+        kind=row.kind,
+        etag=row.etag,
+        last_modified=row.last_modified,
+        obey_robots=obey,
+        language=source.language if source else None,
+    )
+
+
+def _counts(store: ArticleStore, name: str) -> tuple[int, int]:
+    counts = store.counts.get(name)
+    if counts is None:
+        return 0, 0
+    return int(counts.new), int(counts.duplicates)
+
+
+def _summary(result: PollResult, next_poll_at: datetime | None) -> SourceSummary:
+    return SourceSummary(
+        source=result.source,
+        status=result.status,
+        http=result.http_status,
+        entries=result.entries,
+        new=result.new,
+        duplicates=result.duplicates,
+        not_modified=result.status == "not_modified",
+        error=result.error,
+        next_poll_at=next_poll_at,
+    )
+
+
+def _missing(name: str) -> SourceSummary:
+    return SourceSummary(
+        name,
+        "error",
+        None,
+        0,
+        0,
+        0,
+        False,
+        "not in the database; run `mediawatch init` after editing config.toml",
+    )

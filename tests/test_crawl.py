@@ -1,0 +1,254 @@
+"""End to end: ``mediawatch crawl`` against the local newsroom, for real, in subprocesses
+(the Twisted reactor starts once per process), on a SQLite database in tmp_path."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from newsroom import Newsroom
+from newsroom_content import (
+    HOSTILE,
+    HOSTILE_PAGES,
+    STANDARD_SOURCES,
+    build_standard,
+    sources_toml,
+)
+
+from spiders.canonical import canonical_url
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+CLUSTERS = """
+[[clusters]]
+name = "Interior Ministry"
+terms = ["Interior Ministry", "Ministry of Interior", "وزارة الداخلية"]
+
+[[clusters]]
+name = "Peshmerga"
+terms = ["Peshmerga"]
+"""
+
+
+def write_config(
+    path: Path, room: Newsroom, *, allow_private: bool = True, names: set[str] | None = None
+) -> Path:
+    db = path.parent / "data" / "mediawatch.db"
+    path.write_text(
+        f'[storage]\nurl = "sqlite:///{db}"\n\n[crawl]\n'
+        f"allow_private_networks = {'true' if allow_private else 'false'}\n"
+        'timeout = "2s"\ndelay = "1ms"\nconcurrency_per_domain = 8\n'
+        'max_response_bytes = 2000000\nuser_agent = "mediawatch-test/0.1"\n'
+        'contact_url = "https://example.org/mediawatch-bot"\n'
+        f"{CLUSTERS}\n{sources_toml(room, names)}",
+        encoding="utf-8",
+    )
+    return path
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+    seconds: float
+
+
+def mediawatch(config: Path, *args: str, timeout: float = 120) -> Run:
+    started = time.perf_counter()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("MEDIAWATCH_DB_URL", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "mediawatch", "--config", str(config), *args],
+        capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env,
+    )  # fmt: skip
+    return Run(done.returncode, done.stdout, done.stderr, time.perf_counter() - started)
+
+
+@dataclass
+class Crawled:
+    room: Newsroom
+    config: Path
+    first: Run
+    second: Run
+    article_hits_second: int
+    export: list[dict[str, object]]
+    status: list[dict[str, object]]
+
+
+@pytest.fixture(scope="module")
+def crawled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crawled]:
+    room = Newsroom().start()
+    build_standard(room)
+    config = write_config(tmp_path_factory.mktemp("crawl") / "config.toml", room)
+    assert mediawatch(config, "init").code == 0
+    first = mediawatch(config, "crawl", "--once", "--format", "json")
+    room_hits_after_first = dict(room.requests)
+    room.reset_counts()
+    second = mediawatch(config, "crawl", "--once", "--format", "json")
+    hits_second = room.article_hits()
+    exported = mediawatch(config, "export", "--format", "jsonl")
+    status = mediawatch(config, "sources", "status", "--format", "json")
+    room.requests.update(room_hits_after_first)
+    yield Crawled(
+        room, config, first, second, hits_second,
+        [json.loads(line) for line in exported.out.splitlines()],
+        json.loads(status.out),
+    )  # fmt: skip
+    room.stop()
+
+
+def _summary(run: Run) -> dict[str, dict[str, object]]:
+    assert run.code == 0, run.err[-3000:]
+    return {row["source"]: row for row in json.loads(run.out)}
+
+
+def _expected_urls(room: Newsroom) -> set[str]:
+    stored = {canonical_url(room.url(path, host)) for (host, path) in room.articles}
+    stored -= {canonical_url(room.url("/world/2019/05/old-story.html", 2))}  # too old to follow
+    stored |= {canonical_url(room.url(path)) for path in HOSTILE_PAGES}  # feed text stands in
+    return stored
+
+
+def test_every_article_is_stored_exactly_once(crawled: Crawled) -> None:
+    urls = [str(article["url"]) for article in crawled.export]
+    assert len(urls) == len(set(urls))
+    assert set(urls) == _expected_urls(crawled.room)
+
+
+def test_syndicated_copies_are_grouped_into_one_story(crawled: Crawled) -> None:
+    copies = [a for a in crawled.export if str(a["title"]).startswith("Peshmerga and Iraqi")]
+    assert len(copies) == 3
+    originals = [a for a in copies if a["duplicate_of"] is None]
+    assert len(originals) == 1
+    assert {a["duplicate_of"] for a in copies if a["duplicate_of"]} == {originals[0]["url"]}
+    assert len({a["source"] for a in copies}) == 3  # three publishers
+    assert all("Peshmerga" in a["clusters"] for a in copies)  # type: ignore[operator]
+
+
+def test_export_has_the_contract_fields(crawled: Crawled) -> None:
+    fields = {"url", "title", "source", "published_at", "fetched_at", "language", "text",
+              "clusters", "duplicate_of"}  # fmt: skip
+    for article in crawled.export:
+        assert set(article) >= fields
+    by_url = {a["url"]: a for a in crawled.export}
+    arabic = by_url[
+        canonical_url(crawled.room.url("/ar/news/2026/11/interior-ministry-talks.html"))
+    ]
+    assert arabic["language"] == "ar" and arabic["clusters"] == ["Interior Ministry"]
+    assert "وزارة الداخلية" in str(arabic["text"])
+    page = by_url[canonical_url(crawled.room.url("/news/2026/11/militias-interior-ministry.html"))]
+    text = str(page["text"])
+    assert "Popular Mobilization Forces" in text
+    assert "Follow the money" not in text and "All rights reserved" not in text  # no boilerplate
+
+
+def test_feed_encodings_and_tracking_links_come_out_clean(crawled: Crawled) -> None:
+    titles = {a["title"] for a in crawled.export}
+    assert "تظاهرات في الناصرية للمطالبة بفرص العمل" in titles
+    assert "Café owners in Erbil say “business is back”" in titles
+    assert not any("utm_" in str(a["url"]) or "fbclid" in str(a["url"]) for a in crawled.export)
+
+
+def test_pages_that_cannot_be_had_fall_back_to_the_feed(crawled: Crawled) -> None:
+    by_url = {a["url"]: a for a in crawled.export}
+    for path in HOSTILE_PAGES:
+        article = by_url[canonical_url(crawled.room.url(path))]
+        assert article["title"] == f"Hostile page {path}"
+        assert str(article["text"]).startswith("The feed summary of")
+
+
+def test_the_redirected_and_rate_limited_pages_are_fetched(crawled: Crawled) -> None:
+    by_url = {a["url"]: a for a in crawled.export}
+    moved = by_url[canonical_url(crawled.room.url("/news/2026/11/ministry-statement.html"))]
+    assert "recruitment rules" in str(moved["text"])
+    busy = by_url[canonical_url(crawled.room.url("/news/busy.html"))]
+    assert "Retry-After delay succeeded" in str(busy["text"])
+
+
+def test_hostile_sources_are_survived_in_bounded_time_and_memory(crawled: Crawled) -> None:
+    summary = _summary(crawled.first)
+    assert crawled.first.seconds < 60
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    assert peak_mb < 600
+    for name in HOSTILE:
+        assert summary[name]["status"] == "error", name
+        assert summary[name]["error"], name
+    assert "refused" in str(summary["Metadata redirect"]["error"])
+    assert "DOWNLOAD_MAXSIZE" in str(summary["Gzip bomb feed"]["error"])
+    assert summary["Rate limited"]["http"] == 429
+    for name in {n for n, *_ in STANDARD_SOURCES} - HOSTILE:
+        assert summary[name]["status"] == "ok", (name, summary[name])
+
+
+def test_second_crawl_is_304s_no_new_rows_no_page_fetches(crawled: Crawled) -> None:
+    second = _summary(crawled.second)
+    assert sum(int(row["new"]) for row in second.values()) == 0  # type: ignore[call-overload]
+    assert crawled.article_hits_second == 0
+    for name in ("Newsroom Daily RSS", "Newsroom Daily Arabic Atom", "Wire Review JSON",
+                 "Wire Review RDF", "Aggregator (Google News style)"):  # fmt: skip
+        assert second[name]["not_modified"] is True and second[name]["http"] == 304
+
+
+def test_politeness_robots_old_sitemaps_and_user_agent(crawled: Crawled) -> None:
+    room = crawled.room
+    assert room.hits("/private/members-only.html") == 0  # robots.txt disallows it
+    assert room.hits("/sitemaps/archive-2019.xml", host=2) == 0  # too old to follow
+    assert room.hits("/robots.txt") >= 1
+    assert "mediawatch-test/0.1 (+https://example.org/mediawatch-bot)" in room.user_agents
+
+
+def test_sources_status_shows_the_errors(crawled: Crawled) -> None:
+    rows = {row["name"]: row for row in crawled.status}
+    assert rows["Broken server"]["result"] == "error"
+    assert rows["Broken server"]["error"] == "HTTP 500"
+    assert int(rows["Broken server"]["failures"]) == 2  # type: ignore[call-overload]
+    assert rows["Newsroom Daily RSS"]["result"] == "not_modified"
+
+
+def test_nothing_is_due_right_after_a_crawl(crawled: Crawled) -> None:
+    run = mediawatch(crawled.config, "crawl", "--due", "--format", "json")
+    assert run.code == 0 and json.loads(run.out) == []
+
+
+def test_private_addresses_are_refused_without_allow_private_networks(
+    tmp_path: Path,
+) -> None:
+    room = Newsroom().start()
+    try:
+        build_standard(room)
+        config = write_config(tmp_path / "config.toml", room, allow_private=False,
+                              names={"Newsroom Daily RSS"})  # fmt: skip
+        assert mediawatch(config, "init").code == 0
+        run = mediawatch(config, "crawl", "--once", "--format", "json")
+        row = _summary(run)["Newsroom Daily RSS"]
+        assert row["status"] == "error" and "refused" in str(row["error"])
+        assert sum(room.requests.values()) == 0
+    finally:
+        room.stop()
+
+
+def test_crawl_flags_are_checked(tmp_path: Path) -> None:
+    room = Newsroom().start()
+    try:
+        build_standard(room)
+        config = write_config(tmp_path / "config.toml", room, names={"Newsroom Daily RSS"})
+        assert mediawatch(config, "init").code == 0
+        unknown = mediawatch(config, "crawl", "--once", "--source", "Nope")
+        assert unknown.code == 2 and "unknown source" in unknown.err
+        assert mediawatch(config, "crawl").code == 2
+        assert mediawatch(config, "crawl", "--once", "--due").code == 2
+        one = mediawatch(config, "crawl", "--due", "--source", "Newsroom Daily RSS",
+                         "--format", "json")  # fmt: skip
+        assert _summary(one)["Newsroom Daily RSS"]["status"] == "ok"
+    finally:
+        room.stop()
