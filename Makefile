@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 
 run: install
 	$(BIN)/mediawatch --config $(CONFIG) init
-	$(BIN)/mediawatch --config $(CONFIG) crawl --once
+	$(BIN)/mediawatch --config $(CONFIG) run
 
 test: install
 	$(BIN)/python -m pytest

@@ -37,6 +37,13 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
+def parse_pause(value: object) -> timedelta:
+    """Like ``parse_duration`` but zero is allowed (``"0s"``: no pause)."""
+    if value in (0, "0", "0s"):
+        return timedelta(0)
+    return parse_duration(value)
+
+
 def parse_duration(value: object) -> timedelta:
     """``"30s"``, ``"15m"``, ``"2h"``, ``"1d"``, ``"1w"`` or a number of seconds."""
     if isinstance(value, timedelta):
@@ -68,6 +75,10 @@ Duration = Annotated[
     timedelta, BeforeValidator(parse_duration), PlainSerializer(format_duration, return_type=str)
 ]
 
+Pause = Annotated[
+    timedelta, BeforeValidator(parse_pause), PlainSerializer(format_duration, return_type=str)
+]
+
 
 class Model(BaseModel):
     """Frozen, and unknown keys are errors."""
@@ -94,7 +105,7 @@ class CrawlConfig(Model):
     max_redirects: int = Field(default=5, ge=0)
     concurrency: int = Field(default=16, gt=0)
     concurrency_per_domain: int = Field(default=2, gt=0)
-    delay: Duration = timedelta(seconds=1)
+    delay: Pause = timedelta(seconds=1)
     recent: Duration = timedelta(days=3)
     """Sitemap entries (and child sitemaps) dated longer ago than this are not followed.
     Feed entries are all followed once: a feed is the publisher's own list of recent items."""

@@ -8,6 +8,7 @@ so a kill takes everything it started.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import os
 import signal
@@ -59,7 +60,11 @@ def run_crawl_process(
     once ``stop`` is set. Its log lines go to our stderr; its summary table is dropped."""
     started = time.monotonic()
     process = subprocess.Popen(
-        list(command), stdout=subprocess.DEVNULL, start_new_session=True, env=os.environ.copy()
+        list(command),
+        stdout=subprocess.DEVNULL,
+        start_new_session=True,
+        env=os.environ.copy(),
+        preexec_fn=_stop_with_parent,
     )
     deadline = started + timeout
     timed_out = interrupted = False
@@ -81,6 +86,16 @@ def run_crawl_process(
             break
         stop.wait(0.2) if not interrupted else time.sleep(0.2)
     return CrawlRun(process.returncode, time.monotonic() - started, timed_out, interrupted)
+
+
+def _stop_with_parent() -> None:
+    """In the child: get SIGTERM when the service dies (even by ``kill -9``), so a crawl
+    never runs on orphaned; it then finishes gracefully and records what it stored."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+PR_SET_PDEATHSIG = 1
 
 
 def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:

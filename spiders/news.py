@@ -241,6 +241,7 @@ class NewsSpider(scrapy.Spider):
     def parse_article(
         self, response: Response, job: SourceJob, entry: FeedEntry, canonical: str
     ) -> Iterator[ArticleItem]:
+        self.results[job.name].settled += 1
         url = canonical
         if is_google_news_link(response.url):
             yield self._fallback(job, entry, url, "Google News link could not be resolved")
@@ -278,6 +279,7 @@ class NewsSpider(scrapy.Spider):
 
     def article_failed(self, failure: Failure) -> Iterator[ArticleItem]:
         kwargs = _request_of(failure).cb_kwargs
+        self.results[kwargs["job"].name].settled += 1
         yield self._fallback(
             kwargs["job"], kwargs["entry"], kwargs["canonical"], describe_failure(failure)
         )

@@ -42,6 +42,8 @@ class PollResult:
     """Entries skipped because their URL is already stored."""
     followed: int = 0
     """New entries whose pages were asked for."""
+    settled: int = 0
+    """Followed entries whose page answered or failed (and so reached the pipeline)."""
     new: int = 0
     duplicates: int = 0
     entry_times: list[datetime] = field(default_factory=list)
@@ -52,6 +54,11 @@ class PollResult:
     answered: bool = False
     """False until the source answered (or failed): an unanswered source is not recorded
     and stays due (the crawl was stopped or timed out before reaching it)."""
+
+    @property
+    def unfinished(self) -> bool:
+        """The crawl ended (stopped, timed out) before every followed page was handled."""
+        return self.settled < self.followed
 
     def succeed(self, http_status: int, status: Status = "ok") -> None:
         self.status, self.http_status, self.error = status, http_status, None
@@ -114,6 +121,12 @@ def record_poll(
         if result.status == "ok":
             source.etag = result.etag
             source.last_modified = result.last_modified
+        if result.unfinished:
+            # Some pages were never handled: forget the validators so the next poll gets
+            # the whole feed again (a 304 would hide the entries we did not store), and
+            # make the source due at once.
+            source.etag = source.last_modified = None
+            source.next_poll_at = now
     session.add(
         Poll(
             source_id=source.id,
