@@ -192,3 +192,7 @@ class OutboxMessage(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    """When a deliverer took the message (status ``sending``); the lease runs from here."""
+    claim_token: Mapped[str | None] = mapped_column(String(64))
+    """The claiming deliverer's random token: only its own claim can be marked sent."""

@@ -1,0 +1,75 @@
+"""The apprise channel: everything else (Teams, Telegram, Discord, ntfy, webhooks).
+
+The apprise URLs carry tokens, so they come from the environment variable named by
+``urls_env`` (several URLs separated by spaces or commas). ``notify`` answering False
+for any URL is a ``DeliveryError``; the message names the services, never the URLs.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+
+import apprise
+
+from alerts import render
+from alerts.channels.base import scrub, secret_from_env
+from alerts.message import Alert
+from mediawatch.config import AppriseChannel as AppriseConfig
+from mediawatch.errors import DeliveryError
+
+logger = logging.getLogger(__name__)
+
+
+def split_urls(value: str) -> list[str]:
+    return [url for url in re.split(r"[\s,]+", value) if url]
+
+
+class AppriseChannel:
+    def __init__(self, config: AppriseConfig, environ: Mapping[str, str] | None = None) -> None:
+        self.name = config.name
+        self.config = config
+        self._environ = environ
+
+    def send(self, alert: Alert, idempotency_key: str) -> None:
+        variable = self.config.urls_env
+        urls = split_urls(secret_from_env(variable, "apprise URLs", self._environ))
+        services: list[tuple[str, apprise.Apprise]] = []
+        for index, url in enumerate(urls, start=1):
+            one = apprise.Apprise()
+            if not one.add(url):
+                raise DeliveryError(
+                    f"URL #{index} in environment variable {variable} is not an apprise URL"
+                )
+            services.append((_service_name(one, index), one))
+        body = f"{render.text(alert)}\n(ref {idempotency_key})\n"
+        failed: list[str] = []
+        for label, one in services:
+            try:
+                ok = bool(
+                    one.notify(
+                        title=render.title(alert), body=body, body_format=apprise.NotifyFormat.TEXT
+                    )
+                )
+            except Exception as exc:  # a plugin bug must not stop the other services
+                logger.warning("apprise %s: %s raised %s", self.name, label, scrub(str(exc), urls))
+                ok = False
+            if not ok:
+                failed.append(label)
+        if failed:
+            # Some services may have accepted: a retry repeats it there (at-least-once).
+            raise DeliveryError(
+                f"apprise could not notify {', '.join(failed)} "
+                f"({len(failed)} of {len(services)} URLs in {variable})"
+            )
+        logger.info(
+            "apprise %s: sent %s to %d service(s)", self.name, idempotency_key, len(services)
+        )
+
+
+def _service_name(one: apprise.Apprise, index: int) -> str:
+    for server in one:
+        name = getattr(server, "service_name", None) or type(server).__name__
+        return f"#{index} ({name})"
+    return f"#{index}"

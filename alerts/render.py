@@ -1,0 +1,323 @@
+"""An ``Alert`` as people read it: a title, plain text, HTML and Slack Block Kit.
+
+Pure functions of the alert. Everything scraped from the open web (titles, URLs,
+publishers) is hostile: HTML and Slack mrkdwn escape ``&``, ``<`` and ``>``, and a link
+is only made for an ``http(s)`` URL (``javascript:`` and friends are shown as no link).
+
+Each alert explains itself: the cluster, stories observed against the usual pattern,
+how unlikely that is in plain words, distinct sources and languages, the top
+headlines (one per story) and the command that shows the trend.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+import shlex
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from alerts.message import Alert, Headline
+
+MAX_HEADLINES = 8
+"""Headlines shown per alert (the alert carries the top ones, one per story)."""
+
+SLACK_SECTION_LIMIT = 3000
+SLACK_HEADER_LIMIT = 150
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+# -- words ------------------------------------------------------------------------------
+
+
+def probability_in_words(tail_probability: float) -> str:
+    """``0.00002`` -> ``"about 1 in 50,000 under the usual pattern"``."""
+    p = tail_probability
+    if math.isnan(p):
+        return "of unknown likelihood under the usual pattern"
+    if p <= 1e-9:
+        return "less than 1 in a billion under the usual pattern"
+    if p >= 0.5:
+        return "not unusual under the usual pattern"
+    odds = 1.0 / p
+    digits = math.floor(math.log10(odds))
+    rounded = round(odds, -(digits - 1)) if digits >= 2 else round(odds)
+    return f"about 1 in {int(rounded):,} under the usual pattern"
+
+
+def stories(count: int) -> str:
+    return f"{count} {'story' if count == 1 else 'stories'}"
+
+
+def expected_words(expected: float) -> str:
+    """``0.4`` -> ``"0.4"``, ``12.3456`` -> ``"12"``: no false precision."""
+    if expected < 10:
+        return f"{expected:.1f}"
+    return f"{expected:.0f}"
+
+
+def title(alert: Alert) -> str:
+    """A short title: an email subject, a Slack header, an apprise title."""
+    cluster = one_line(alert.cluster)
+    if alert.kind == "test":
+        return "mediawatch test message"
+    if alert.kind == "update":
+        return f"Still growing: {cluster}, {stories(alert.observed)} now"
+    if alert.kind == "digest":
+        return f"mediawatch daily digest: {cluster}"
+    return f"Spike: {cluster}, {stories(alert.observed)} (usually {expected_words(alert.expected)})"
+
+
+def summary(alert: Alert) -> str:
+    """One sentence that explains the alert (no markup)."""
+    if alert.kind == "test":
+        return (
+            "This is a test message from mediawatch. If you can read it, this channel is "
+            "set up correctly."
+        )
+    window = _window(alert)
+    if alert.kind == "update":
+        return (
+            f"Coverage of {alert.cluster} is still growing: {stories(alert.observed)} now "
+            f"({window}), where the usual pattern expects {expected_words(alert.expected)}. "
+            f"That is {probability_in_words(alert.tail_probability)}."
+        )
+    return (
+        f"{stories(alert.observed)} about {alert.cluster} {window}, where the usual pattern "
+        f"expects {expected_words(alert.expected)}. That many is "
+        f"{probability_in_words(alert.tail_probability)}."
+    )
+
+
+def facts(alert: Alert) -> list[tuple[str, str]]:
+    """The explanation as label/value pairs (text only; escape before markup)."""
+    if alert.kind == "test":
+        return []
+    languages = ", ".join(alert.languages) if alert.languages else "unknown"
+    return [
+        ("Cluster", alert.cluster),
+        ("Stories", f"{alert.observed} observed, {expected_words(alert.expected)} expected"),
+        ("How unusual", probability_in_words(alert.tail_probability)),
+        ("Sources", f"{alert.sources} distinct"),
+        ("Languages", languages),
+        ("Window", _window(alert)),
+    ]
+
+
+def trend_command(alert: Alert) -> str:
+    """The command that shows the trend (the alert's own, else a sensible default)."""
+    if alert.trend_command:
+        return one_line(alert.trend_command)
+    return f"mediawatch report --by hour --since 3d --cluster {shlex.quote(alert.cluster)}"
+
+
+def safe_url(url: str) -> str | None:
+    """The URL if it is a plain ``http(s)`` link, else None (never link anything else)."""
+    candidate = url.strip()
+    if not candidate or _CONTROL.search(candidate) or any(c.isspace() for c in candidate):
+        return None
+    try:
+        parts = urlsplit(candidate)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return None
+    return candidate
+
+
+def headlines(alert: Alert, limit: int = MAX_HEADLINES) -> list[Headline]:
+    """Top headlines, at most one per URL (the alert already has one per story)."""
+    seen: set[str] = set()
+    chosen: list[Headline] = []
+    for headline in alert.headlines:
+        key = headline.url.strip() or headline.title.strip()
+        if key in seen:
+            continue
+        seen.add(key)
+        chosen.append(headline)
+        if len(chosen) == limit:
+            break
+    return chosen
+
+
+# -- plain text -------------------------------------------------------------------------
+
+
+def text(alert: Alert) -> str:
+    """Plain text: the email text part, the console, apprise, the Slack fallback base."""
+    lines = [title(alert), "", summary(alert)]
+    if alert.kind == "test":
+        return "\n".join([*lines, ""])
+    lines.append("")
+    width = max(len(label) for label, _ in facts(alert))
+    lines += [f"{label + ':':<{width + 1}} {one_line(value)}" for label, value in facts(alert)]
+    chosen = headlines(alert)
+    if chosen:
+        lines += ["", "Top headlines:"]
+        for headline in chosen:
+            lines.append(f"- {one_line(headline.title) or '(no title)'}")
+            lines.append(f"  {one_line(headline.publisher)}{_when(headline)}")
+            url = safe_url(headline.url)
+            if url:
+                lines.append(f"  {url}")
+    lines += ["", "See the trend:", f"  {trend_command(alert)}", ""]
+    return "\n".join(lines)
+
+
+# -- HTML -------------------------------------------------------------------------------
+
+
+def _e(value: str) -> str:
+    return html.escape(value, quote=True)
+
+
+def html_document(alert: Alert) -> str:
+    """A self-contained HTML email body (inline styles only, every value escaped)."""
+    parts = [
+        "<!DOCTYPE html>",
+        '<html><head><meta charset="utf-8">',
+        f"<title>{_e(title(alert))}</title></head>",
+        '<body style="font-family:Helvetica,Arial,sans-serif;color:#1a1a1a;'
+        'max-width:640px;margin:0 auto;padding:16px;line-height:1.45">',
+        f'<h2 style="margin:0 0 12px 0;font-size:20px">{_e(title(alert))}</h2>',
+        f'<p style="margin:0 0 16px 0">{_e(summary(alert))}</p>',
+    ]
+    if alert.kind != "test":
+        parts.append('<table style="border-collapse:collapse;margin:0 0 16px 0">')
+        for label, value in facts(alert):
+            parts.append(
+                '<tr><th style="text-align:left;padding:2px 12px 2px 0;color:#555;'
+                f'font-weight:normal">{_e(label)}</th><td style="padding:2px 0">'
+                f"{_e(value)}</td></tr>"
+            )
+        parts.append("</table>")
+        chosen = headlines(alert)
+        if chosen:
+            parts.append('<h3 style="font-size:16px;margin:0 0 8px 0">Top headlines</h3>')
+            parts.append('<ol style="margin:0 0 16px 0;padding-left:20px">')
+            for headline in chosen:
+                parts.append(f'<li style="margin:0 0 6px 0">{_html_headline(headline)}</li>')
+            parts.append("</ol>")
+        parts.append(
+            '<p style="margin:0 0 4px 0">See the trend:</p>'
+            '<pre style="background:#f4f4f4;padding:8px;margin:0 0 16px 0;'
+            f'white-space:pre-wrap">{_e(trend_command(alert))}</pre>'
+        )
+    parts.append('<p style="color:#888;font-size:12px;margin:0">Sent by mediawatch.</p>')
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def _html_headline(headline: Headline) -> str:
+    label = _e(one_line(headline.title) or "(no title)")
+    url = safe_url(headline.url)
+    link = f'<a href="{_e(url)}">{label}</a>' if url else label
+    meta = _e(one_line(headline.publisher) + _when(headline))
+    return f'{link}<br><span style="color:#666;font-size:13px">{meta}</span>'
+
+
+# -- Slack ------------------------------------------------------------------------------
+
+
+def slack_escape(value: str) -> str:
+    """Slack mrkdwn control characters: ``&``, ``<`` and ``>`` (mentions and links)."""
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _slack_link(url: str, label: str) -> str:
+    # Inside <url|label>, ``|`` and ``>`` in the URL would end it early.
+    quoted = url.replace("|", "%7C").replace(">", "%3E").replace("<", "%3C")
+    return f"<{quoted}|{slack_escape(label).replace('|', '¦')}>"
+
+
+def slack_blocks(alert: Alert, idempotency_key: str = "") -> list[dict[str, Any]]:
+    """Block Kit blocks: header, explanation, facts, headlines, trend command, reference."""
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": _plain(_truncate(title(alert), SLACK_HEADER_LIMIT))},
+        {"type": "section", "text": _mrkdwn(slack_escape(summary(alert)))},
+    ]
+    if alert.kind != "test":
+        fields = [_mrkdwn(f"*{label}*\n{slack_escape(value)}") for label, value in facts(alert)]
+        blocks.append({"type": "section", "fields": fields[:10]})
+        chosen = headlines(alert)
+        if chosen:
+            lines = [_slack_headline(headline) for headline in chosen]
+            body = "*Top headlines*\n" + "\n".join(lines)
+            blocks.append({"type": "section", "text": _mrkdwn(_truncate(body, 3000))})
+        command = slack_escape(trend_command(alert)).replace("`", "'")
+        blocks.append({"type": "section", "text": _mrkdwn(f"See the trend: `{command}`")})
+    if idempotency_key:
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [_mrkdwn(f"mediawatch · ref {slack_escape(idempotency_key)}")],
+            }
+        )
+    return blocks
+
+
+def slack_fallback(alert: Alert) -> str:
+    """The ``text`` of a Slack message: shown in notifications and by old clients."""
+    return slack_escape(f"{title(alert)}. {summary(alert)}")
+
+
+def slack_payload(alert: Alert, idempotency_key: str = "") -> dict[str, Any]:
+    return {"text": slack_fallback(alert), "blocks": slack_blocks(alert, idempotency_key)}
+
+
+def _slack_headline(headline: Headline) -> str:
+    label = one_line(headline.title) or "(no title)"
+    url = safe_url(headline.url)
+    link = _slack_link(url, label) if url else slack_escape(label)
+    return f"• {link} · _{slack_escape(one_line(headline.publisher))}{_when(headline)}_"
+
+
+def _plain(value: str) -> dict[str, Any]:
+    return {"type": "plain_text", "text": value, "emoji": False}
+
+
+def _mrkdwn(value: str) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": _truncate(value, SLACK_SECTION_LIMIT)}
+
+
+# -- the test message -------------------------------------------------------------------
+
+
+def make_test_alert(now: datetime) -> Alert:
+    """What ``alerts test`` sends through every channel."""
+    return Alert(
+        kind="test",
+        cluster="mediawatch test",
+        bucket_start=now,
+        bucket_end=now,
+        observed=0,
+        expected=0.0,
+        tail_probability=1.0,
+        sources=0,
+    )
+
+
+# -- small pieces -----------------------------------------------------------------------
+
+
+def one_line(value: str) -> str:
+    return " ".join(_CONTROL.sub(" ", value).split())
+
+
+def _truncate(value: str, limit: int) -> str:
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+def _when(headline: Headline) -> str:
+    if headline.published_at is None:
+        return ""
+    return f", {headline.published_at:%Y-%m-%d %H:%M} UTC"
+
+
+def _window(alert: Alert) -> str:
+    start, end = alert.bucket_start, alert.bucket_end
+    if start.date() == end.date() or (end - start).total_seconds() <= 86400:
+        return f"between {start:%Y-%m-%d %H:%M} and {end:%H:%M} UTC"
+    return f"between {start:%Y-%m-%d %H:%M} and {end:%Y-%m-%d %H:%M} UTC"

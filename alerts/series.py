@@ -1,0 +1,168 @@
+"""The detector over any count series (a CSV of timestamp, count): for backtesting and
+tuning, and for ``mediawatch detect --series``. Pure apart from reading the text given.
+
+The bucket width is the median gap between consecutive distinct timestamps; buckets are
+laid from the first timestamp, values falling in the same bucket are added up and
+missing buckets count 0. Spike onsets are the ``open`` transitions of the same episode
+rules as the service (hysteresis, cooldown), so a long spike is reported once.
+``score`` is ``-log10`` of the onset bucket's tail probability (3 = one in a thousand).
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
+from statistics import median
+
+import numpy as np
+
+from alerts.episodes import BucketVerdict, EpisodePolicy, advance
+from alerts.spikes import SpikeParams, detect_spikes, score
+
+logger = logging.getLogger(__name__)
+
+
+class SeriesError(ValueError):
+    """The series cannot be read; the message names the line."""
+
+
+@dataclass(frozen=True)
+class Series:
+    labels: list[str]
+    """The timestamps as written, one per row."""
+    times: list[datetime]
+    """Naive UTC."""
+    counts: list[float]
+
+
+@dataclass(frozen=True)
+class Onset:
+    timestamp: str
+    """The first timestamp of the onset bucket, as written in the series."""
+    start: datetime
+    count: float
+    expected: float
+    tail_probability: float
+    score: float
+
+
+def read_series(lines: Iterable[str]) -> Series:
+    """Rows of ``timestamp,count`` after a header row; more columns are ignored."""
+    reader = csv.reader(lines)
+    labels: list[str] = []
+    times: list[datetime] = []
+    counts: list[float] = []
+    header_seen = False
+    for row in reader:
+        if not row or not any(cell.strip() for cell in row):
+            continue
+        if not header_seen:
+            header_seen = True
+            continue
+        line = reader.line_num
+        if len(row) < 2:
+            raise SeriesError(f"line {line}: expected timestamp,count")
+        label = row[0].strip()
+        times.append(parse_timestamp(label, line))
+        try:
+            value = float(row[1])
+        except ValueError:
+            raise SeriesError(f"line {line}: count {row[1]!r} is not a number") from None
+        if not math.isfinite(value) or value < 0:
+            raise SeriesError(f"line {line}: count must be a finite number >= 0, got {row[1]!r}")
+        labels.append(label)
+        counts.append(value)
+    if not counts:
+        raise SeriesError("the series has no rows after the header")
+    return Series(labels, times, counts)
+
+
+def parse_timestamp(text: str, line: int = 0) -> datetime:
+    """ISO 8601 (date, date and time, with or without a zone) or epoch seconds."""
+    try:
+        return datetime.fromtimestamp(float(text), UTC).replace(tzinfo=None)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise SeriesError(f"line {line}: {text!r} is not a timestamp") from None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
+
+
+def infer_bucket(times: list[datetime]) -> timedelta:
+    """The median gap between consecutive distinct timestamps (one hour for a single row)."""
+    distinct = sorted(set(times))
+    gaps = [(b - a).total_seconds() for a, b in pairwise(distinct)]
+    if not gaps:
+        return timedelta(hours=1)
+    return timedelta(seconds=max(1, round(median(gaps))))
+
+
+def find_onsets(
+    series: Series, params: SpikeParams, policy: EpisodePolicy, bucket: timedelta | None = None
+) -> list[Onset]:
+    """Spike onsets of the series, oldest first."""
+    width = bucket or infer_bucket(series.times)
+    start = min(series.times)
+    positions = [round((t - start) / width) for t in series.times]
+    counts = np.zeros(max(positions) + 1)
+    np.add.at(counts, positions, series.counts)
+    first_label: dict[int, str] = {}
+    for position, label in sorted(zip(positions, series.labels, strict=True), key=lambda p: p[0]):
+        first_label.setdefault(position, label)
+    result = detect_spikes(counts, start, width, params)
+    verdicts = [
+        BucketVerdict(
+            start=start + i * width,
+            count=int(counts[i]),
+            expected=float(result.expected[i]),
+            tail_probability=float(result.tail_probability[i]),
+            spike=bool(result.spike[i]),
+        )
+        for i in range(len(counts))
+    ]
+    _, transitions = advance(None, verdicts, _policy_for(policy, width))
+    onsets = []
+    for transition in transitions:
+        if transition.kind != "open":
+            continue
+        i = round((transition.verdict.start - start) / width)
+        onsets.append(
+            Onset(
+                timestamp=first_label.get(i, transition.verdict.start.isoformat()),
+                start=transition.verdict.start,
+                count=float(counts[i]),
+                expected=float(result.expected[i]),
+                tail_probability=float(result.tail_probability[i]),
+                score=float(score(result.tail_probability[i])),
+            )
+        )
+    logger.debug(
+        "series: %d buckets of %ss, %d spike bucket(s), %d onset(s)",
+        len(counts),
+        int(width.total_seconds()),
+        int(result.spike.sum()),
+        len(onsets),
+    )
+    return onsets
+
+
+def _policy_for(policy: EpisodePolicy, width: timedelta) -> EpisodePolicy:
+    return EpisodePolicy(
+        bucket=width,
+        cooldown=policy.cooldown,
+        close_after=policy.close_after,
+        quiet_threshold=policy.quiet_threshold,
+        min_count=policy.min_count,
+        update_factor=policy.update_factor,
+        max_updates=policy.max_updates,
+        backlog_fraction=policy.backlog_fraction,
+    )

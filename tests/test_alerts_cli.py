@@ -1,0 +1,143 @@
+"""``alerts test``, ``alerts deliver`` and ``alerts list`` against local SMTP and Slack peers."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from slack_hook import SlackHook, slack_hook_fixture  # noqa: F401
+from smtp_sink import SMTP_PASSWORD, SMTP_USER, SmtpSink, smtp_sink_fixture  # noqa: F401
+
+from alerts.message import Alert
+from alerts.outbox import enqueue
+from storage.clock import utcnow
+from storage.engine import make_engine, session_factory, transaction
+from storage.models import AlertEpisode
+
+pytestmark = pytest.mark.filterwarnings("ignore:'imghdr' is deprecated:DeprecationWarning")
+
+CONFIG = """
+[storage]
+url = "{{db}}"
+
+[[alerts.channels]]
+type = "email"
+smtp_host = "127.0.0.1"
+smtp_port = {port}
+from = "mediawatch@example.org"
+to = ["analyst@example.org"]
+username = "{user}"
+password_env = "MW_TEST_SMTP_PASSWORD"
+timeout = "5s"
+
+[[alerts.channels]]
+type = "slack"
+webhook_url_env = "MW_TEST_SLACK_URL"
+"""
+
+
+@pytest.fixture
+def config_path(write_config, smtp_sink: SmtpSink, slack_hook: SlackHook, monkeypatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("MW_TEST_SMTP_PASSWORD", SMTP_PASSWORD)
+    monkeypatch.setenv("MW_TEST_SLACK_URL", slack_hook.url)
+    return str(write_config(CONFIG.format(port=smtp_sink.port, user=SMTP_USER)))
+
+
+def test_alerts_test_goes_through_email_and_slack(
+    cli, config_path: str, smtp_sink: SmtpSink, slack_hook: SlackHook
+) -> None:
+    result = cli("--config", config_path, "alerts", "test")
+    assert result.code == 0, result
+    assert result.out.splitlines() == ["email: OK", "slack: OK"]
+    [message] = smtp_sink.messages
+    assert message["Subject"] == "mediawatch test message"
+    [payload] = slack_hook.slack_payloads()
+    assert "test message" in payload["text"]
+    assert slack_hook.problems == []
+    for secret in (SMTP_PASSWORD, slack_hook.url, "sEcReT"):
+        assert secret not in result.out + result.err
+
+
+def test_alerts_test_reports_each_failure_and_exits_1(
+    cli, config_path: str, smtp_sink: SmtpSink, slack_hook: SlackHook, monkeypatch
+) -> None:
+    monkeypatch.delenv("MW_TEST_SMTP_PASSWORD")
+    slack_hook.stop()
+    result = cli("--config", config_path, "alerts", "test")
+    assert result.code == 1, result
+    email, slack = result.out.splitlines()
+    assert email == (
+        "email: FAILED: environment variable MW_TEST_SMTP_PASSWORD (the SMTP password) is not set"
+    )
+    assert slack.startswith("slack: FAILED: cannot reach the Slack webhook slack")
+    assert "sEcReT" not in result.out + result.err
+    assert str(slack_hook.port) not in result.out
+
+
+def test_alerts_test_with_a_wrong_password_does_not_print_it(
+    cli, config_path: str, monkeypatch
+) -> None:
+    monkeypatch.setenv("MW_TEST_SMTP_PASSWORD", "not-the-password-42")
+    result = cli("--config", config_path, "alerts", "test", "--channel", "email")
+    assert result.code == 1, result
+    assert "refused the login" in result.out
+    assert "not-the-password-42" not in result.out + result.err
+
+
+def test_alerts_test_without_channels(cli, write_config) -> None:
+    result = cli("--config", str(write_config('[storage]\nurl = "{db}"\n')), "alerts", "test")
+    assert result.code == 1
+    assert "no alert channels configured" in result.err
+
+
+def test_deliver_then_list_shows_the_delivery_per_channel(
+    cli, config_path: str, sqlite_url: str, smtp_sink: SmtpSink, slack_hook: SlackHook
+) -> None:
+    assert cli("--config", config_path, "init").code == 0
+    now = utcnow()
+    engine = make_engine(sqlite_url)
+    with transaction(session_factory(engine)) as session:
+        episode = AlertEpisode(
+            cluster="Interior Ministry",
+            status="open",
+            onset_bucket=now - timedelta(hours=1),
+            opened_at=now - timedelta(minutes=5),
+            last_bucket=now - timedelta(hours=1),
+            observed=23,
+            expected=2.1,
+            tail_probability=2e-5,
+            peak_count=23,
+            sources=9,
+        )
+        session.add(episode)
+        session.flush()
+        alert = Alert(
+            kind="open",
+            cluster="Interior Ministry",
+            bucket_start=now - timedelta(hours=1),
+            bucket_end=now,
+            observed=23,
+            expected=2.1,
+            tail_probability=2e-5,
+            sources=9,
+            episode_id=episode.id,
+        )
+        enqueue(session, alert, ["email", "slack"], now - timedelta(minutes=5))
+    engine.dispose()
+
+    before = json.loads(cli("--config", config_path, "alerts", "list", "--format", "json").out)
+    assert before[0]["delivery"] == "email pending, slack pending"
+
+    slack_hook.fail(500)
+    first = cli("--config", config_path, "alerts", "deliver")
+    assert first.code == 0, first
+    assert "1 sent, 1 to retry" in first.out
+    assert "slack: Slack webhook slack answered 500" in first.out
+
+    listed = json.loads(cli("--config", config_path, "alerts", "list", "--format", "json").out)
+    assert listed[0]["cluster"] == "Interior Ministry"
+    assert listed[0]["delivery"] == "email sent, slack pending (1 try)"
+    assert "answered 500" in listed[0]["errors"]
+    assert len(smtp_sink.messages) == 1
+    assert "sEcReT" not in json.dumps(listed)

@@ -1,0 +1,258 @@
+"""The detect job on a real database (SQLite and PostgreSQL): stories, not copies, from
+several sources open one episode and queue one alert per channel, exactly once."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from alerts.detect import backtest, run_detection
+from alerts.message import Alert
+from mediawatch.config import Config, parse_config
+from storage.engine import session_factory, transaction
+from storage.models import AlertEpisode, Article, Mention, OutboxMessage, Poll, Source
+
+CLUSTER = "Interior Ministry"
+PUBLISHERS = ["rudaw.net", "alsumaria.tv", "shafaq.com", "ina.iq", "kurdistan24.net"]
+
+
+def make_config() -> Config:
+    return parse_config(
+        {
+            "clusters": [
+                {"name": CLUSTER, "terms": ["Interior Ministry"]},
+                {"name": "PMF", "terms": ["Popular Mobilization Forces"]},
+            ],
+            "alerts": {
+                "channels": [
+                    {"type": "console"},
+                    {"type": "slack", "webhook_url_env": "SLACK_WEBHOOK_URL"},
+                ]
+            },
+        },
+        environ={},
+    )
+
+
+class Newsroom:
+    """Writes articles and their mentions the way the pipeline stores them."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.factory = session_factory(engine)
+        self.serial = 0
+
+    def story(
+        self,
+        when: datetime,
+        publisher: str,
+        *,
+        copies: int = 0,
+        cluster: str = CLUSTER,
+        source_id: int | None = None,
+        fetched_at: datetime | None = None,
+        language: str = "en",
+    ) -> None:
+        with transaction(self.factory) as session:
+            self._story(session, when, publisher, copies, cluster, source_id, fetched_at, language)
+
+    def background(self, now: datetime, days: int, seed: int = 7) -> None:
+        """About one story an hour for ``days`` (fewer at night), from rotating publishers."""
+        rng = random.Random(seed)
+        with transaction(self.factory) as session:
+            start = now - timedelta(days=days)
+            for hour in range(days * 24 - 2):
+                moment = start + timedelta(hours=hour)
+                rate = 1.4 if 7 <= moment.hour <= 20 else 0.4
+                for _ in range(_poisson(rng, rate)):
+                    when = moment + timedelta(minutes=rng.randrange(60))
+                    publisher = rng.choice(PUBLISHERS)
+                    self._story(session, when, publisher, 0, CLUSTER, None, None, "en")
+
+    def _story(self, session, when, publisher, copies, cluster, source_id, fetched_at, language):  # type: ignore[no-untyped-def]
+        self.serial += 1
+        first = Article(
+            url=f"https://{publisher}/story/{self.serial}",
+            publisher=publisher,
+            title=f"Interior Ministry story {self.serial}",
+            language=language,
+            published_at=when,
+            fetched_at=fetched_at or when,
+            seen_at=when,
+            source_id=source_id,
+        )
+        session.add(first)
+        session.flush()
+        first.story_id = first.id
+        session.add(
+            Mention(
+                article=first,
+                cluster=cluster,
+                term="Interior Ministry",
+                seen_at=when,
+                story_id=first.id,
+            )
+        )
+        for copy in range(copies):
+            self.serial += 1
+            reprint = Article(
+                url=f"https://copy{copy}.example/{self.serial}",
+                publisher=f"copy{copy}.example",
+                title=first.title,
+                language=language,
+                published_at=when,
+                fetched_at=when,
+                seen_at=when,
+                story_id=first.id,
+                duplicate_of_id=first.id,
+            )
+            session.add(reprint)
+            session.add(
+                Mention(
+                    article=reprint,
+                    cluster=cluster,
+                    term="Interior Ministry",
+                    seen_at=when,
+                    story_id=first.id,
+                )
+            )
+
+
+def _poisson(rng: random.Random, rate: float) -> int:
+    count, total = 0, rng.expovariate(1.0)
+    while total < rate:
+        count += 1
+        total += rng.expovariate(1.0)
+    return count
+
+
+def detect(engine: Engine, config: Config, now: datetime):  # type: ignore[no-untyped-def]
+    with transaction(session_factory(engine)) as session:
+        return run_detection(session, config, now)
+
+
+def outbox(engine: Engine) -> list[OutboxMessage]:
+    with session_factory(engine)() as session:
+        return list(session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+
+
+def episodes(engine: Engine) -> list[AlertEpisode]:
+    with session_factory(engine)() as session:
+        return list(session.scalars(select(AlertEpisode)))
+
+
+@pytest.fixture
+def newsroom(migrated_engine: Engine, now: datetime) -> Newsroom:
+    room = Newsroom(migrated_engine)
+    room.background(now, days=16)
+    return room
+
+
+def burst_hour(now: datetime) -> datetime:
+    return now - timedelta(hours=1)  # the last complete bucket: 11:00-12:00
+
+
+def test_a_burst_of_stories_from_several_sources_opens_one_episode(
+    migrated_engine: Engine, newsroom: Newsroom, now: datetime
+) -> None:
+    config = make_config()
+    for i in range(16):
+        when = burst_hour(now) + timedelta(minutes=3 * i)
+        newsroom.story(
+            when, PUBLISHERS[i % 4], copies=1 if i == 0 else 0, language="ar" if i % 3 else "en"
+        )
+
+    changes = detect(migrated_engine, config, now)
+
+    assert [(c.cluster, c.kind) for c in changes] == [(CLUSTER, "open")]
+    assert changes[0].observed == 16
+    assert changes[0].expected < 4
+    rows = outbox(migrated_engine)
+    assert sorted(row.channel for row in rows) == ["console", "slack"]
+    alert = Alert.from_json(rows[0].payload)
+    assert alert.kind == "open"
+    assert alert.cluster == CLUSTER
+    assert alert.observed == 16 and alert.sources >= 4
+    assert alert.tail_probability < config.detection.threshold
+    assert set(alert.languages) == {"ar", "en"}
+    assert 0 < len(alert.headlines) <= 5
+    assert len({h.url for h in alert.headlines}) == len(alert.headlines)  # one per story
+    top = alert.headlines[0]  # the story with a reprint is the most covered, shown once
+    assert top.publisher == PUBLISHERS[0] and "copy" not in top.url
+    assert all(h.publisher in PUBLISHERS for h in alert.headlines)
+    assert alert.trend_command == f'mediawatch report --cluster "{CLUSTER}" --by hour --since 3d'
+    assert alert.bucket_start == burst_hour(now)
+
+    # The same data again, and again a few minutes later: nothing new.
+    assert detect(migrated_engine, config, now) == []
+    assert detect(migrated_engine, config, now + timedelta(minutes=20)) == []
+    assert len(outbox(migrated_engine)) == 2
+    assert len(episodes(migrated_engine)) == 1
+
+
+def test_forty_copies_of_one_story_are_one_story(
+    migrated_engine: Engine, newsroom: Newsroom, now: datetime
+) -> None:
+    newsroom.story(burst_hour(now) + timedelta(minutes=5), "reuters.com", copies=40)
+    assert detect(migrated_engine, make_config(), now) == []
+    assert outbox(migrated_engine) == []
+
+
+def test_a_burst_from_one_publisher_is_not_a_spike(
+    migrated_engine: Engine, newsroom: Newsroom, now: datetime
+) -> None:
+    for i in range(20):
+        newsroom.story(burst_hour(now) + timedelta(minutes=2 * i), "ina.iq")
+    assert detect(migrated_engine, make_config(), now) == []
+
+
+def test_a_backlog_after_a_source_outage_is_not_news(
+    migrated_engine: Engine, newsroom: Newsroom, now: datetime
+) -> None:
+    factory = session_factory(migrated_engine)
+    with transaction(factory) as session:
+        source = Source(
+            name="Wire",
+            url="https://wire.example/rss",
+            next_poll_at=now,
+            created_at=now - timedelta(days=30),
+        )
+        session.add(source)
+        session.flush()
+        source_id = source.id
+        for hours_ago, status in ((30, "ok"), (20, "error"), (10, "error")):
+            at = now - timedelta(hours=hours_ago)
+            session.add(Poll(source_id=source_id, started_at=at, finished_at=at, status=status))
+        recovered = burst_hour(now) + timedelta(minutes=30)
+        session.add(
+            Poll(
+                source_id=source_id,
+                started_at=recovered,
+                finished_at=recovered + timedelta(minutes=2),
+                status="ok",
+                new_articles=18,
+            )
+        )
+    # Undated items from the first good poll: seen_at is the fetch time, all in one hour.
+    for i in range(18):
+        at = recovered + timedelta(seconds=5 * i)
+        newsroom.story(at, PUBLISHERS[i % 5], source_id=source_id, fetched_at=at)
+    assert detect(migrated_engine, make_config(), now) == []
+
+
+def test_backtest_reports_what_would_have_fired_without_writing(
+    migrated_engine: Engine, newsroom: Newsroom, now: datetime
+) -> None:
+    burst = now - timedelta(days=2, hours=5)
+    for i in range(15):
+        newsroom.story(burst + timedelta(minutes=3 * i), PUBLISHERS[i % 5])
+    with session_factory(migrated_engine)() as session:
+        events = backtest(session, make_config(), now - timedelta(days=7), now)
+    assert [(e.cluster, e.kind, e.bucket_start) for e in events] == [
+        (CLUSTER, "open", burst.replace(minute=0))
+    ]
+    assert episodes(migrated_engine) == []
+    with session_factory(migrated_engine)() as session:
+        assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 0

@@ -1,0 +1,109 @@
+"""``mediawatch detect --series FILE.csv``: the contract, with or without a config file."""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+START = datetime(2025, 3, 3)
+
+
+def write_series(path: Path, spikes: dict[int, int], step: timedelta, days: int = 30) -> None:
+    rng = np.random.default_rng(1)
+    per_day = int(timedelta(days=1) / step)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["timestamp", "value"])
+        for i in range(days * per_day):
+            hour = (i * step / timedelta(hours=1)) % 24
+            mean = (3 + 6 * np.exp(-((hour - 14) ** 2) / 18)) * step / timedelta(hours=1)
+            count = spikes.get(i, int(rng.poisson(mean)))
+            if i % 97 == 5 and i not in spikes:
+                continue  # a missing bucket counts 0
+            writer.writerow([(START + i * step).isoformat() + "Z", count])
+
+
+@pytest.fixture(autouse=True)
+def _no_config_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MEDIAWATCH_CONFIG", raising=False)
+
+
+def test_json_lists_each_spike_onset_once(cli, tmp_path: Path) -> None:
+    path = tmp_path / "series.csv"
+    onset = 24 * 20 + 13
+    write_series(
+        path, {onset: 70, onset + 1: 80, onset + 2: 60, 24 * 26 + 11: 55}, timedelta(hours=1)
+    )
+    result = cli("detect", "--series", str(path), "--format", "json")
+    assert result.code == 0, result
+    rows = json.loads(result.out)
+    assert [row["timestamp"] for row in rows] == [
+        (START + onset * timedelta(hours=1)).isoformat() + "Z",
+        (START + (24 * 26 + 11) * timedelta(hours=1)).isoformat() + "Z",
+    ]
+    first = rows[0]
+    assert set(first) == {"timestamp", "count", "expected", "score"}
+    assert first["count"] == 70
+    assert 3 < first["expected"] < 15
+    assert first["score"] > 3  # -log10 of the tail probability
+
+
+def test_bucket_width_is_inferred_from_the_timestamps(cli, tmp_path: Path) -> None:
+    path = tmp_path / "five-minutes.csv"
+    step = timedelta(minutes=5)
+    write_series(path, {288 * 10 + 160: 40}, step, days=14)
+    result = cli("detect", "--series", str(path), "--format", "json", "--threshold", "1e-6")
+    rows = json.loads(result.out)
+    assert [row["timestamp"] for row in rows] == [
+        (START + (288 * 10 + 160) * step).isoformat() + "Z"
+    ]
+
+
+def test_threshold_and_min_count_overrides(cli, tmp_path: Path) -> None:
+    path = tmp_path / "series.csv"
+    write_series(path, {24 * 20 + 13: 25}, timedelta(hours=1))
+    assert len(json.loads(cli("detect", "--series", str(path), "--format", "json").out)) == 1
+    strict = cli("detect", "--series", str(path), "--format", "json", "--min-count", "30")
+    assert json.loads(strict.out) == []
+    tighter = cli("detect", "--series", str(path), "--format", "json", "--threshold", "1e-30")
+    assert json.loads(tighter.out) == []
+
+
+def test_table_format_is_readable(cli, tmp_path: Path) -> None:
+    path = tmp_path / "series.csv"
+    write_series(path, {24 * 20 + 13: 70}, timedelta(hours=1))
+    result = cli("detect", "--series", str(path))
+    assert result.code == 0, result
+    assert result.out.splitlines()[0].split("\t") == ["timestamp", "count", "expected", "score"]
+
+
+def test_config_values_are_used_when_there_is_a_config(cli, write_config, tmp_path: Path) -> None:
+    path = tmp_path / "series.csv"
+    write_series(path, {24 * 20 + 13: 25}, timedelta(hours=1))
+    config = write_config("[detection]\nmin_count = 40\n")
+    result = cli("--config", str(config), "detect", "--series", str(path), "--format", "json")
+    assert result.code == 0, result
+    assert json.loads(result.out) == []
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("timestamp,count\n2025-01-01T00:00,abc\n", "line 2: count 'abc' is not a number"),
+        ("timestamp,count\nyesterday,3\n", "line 2: 'yesterday' is not a timestamp"),
+        ("timestamp,count\n", "no rows"),
+    ],
+)
+def test_bad_series_is_one_line(cli, tmp_path: Path, body: str, message: str) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text(body, encoding="utf-8")
+    result = cli("detect", "--series", str(path), "--format", "json")
+    assert result.code == 2
+    assert message in result.err
+    assert len(result.err.strip().splitlines()) == 1

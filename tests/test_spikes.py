@@ -1,0 +1,169 @@
+"""The spike detector on synthetic series with known spikes: quiet on noise, sharp on bursts."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from alerts.spikes import detect_spikes, score, tail_probability
+
+START = datetime(2025, 1, 6)  # a Monday, midnight
+HOUR = timedelta(hours=1)
+YEAR = 365 * 24
+
+
+def day_night(length: int, level: float) -> np.ndarray:
+    """Expected stories per hour: busy afternoons, quiet nights (about 6:1)."""
+    hours = np.arange(length) % 24
+    return level * (0.25 + 1.5 * np.exp(-((hours - 14) ** 2) / 18))
+
+
+def negative_binomial(rng: np.random.Generator, mean: np.ndarray, phi: float) -> np.ndarray:
+    return rng.poisson(rng.gamma(1 / phi, phi * mean))
+
+
+@pytest.mark.parametrize("level", [0.2, 2.0, 10.0, 50.0])
+def test_stays_quiet_on_a_year_of_overdispersed_noise(level: float) -> None:
+    rng = np.random.default_rng(int(level * 10))
+    counts = negative_binomial(rng, np.tile(day_night(YEAR, level), (20, 1)), phi=0.2)
+    result = detect_spikes(counts, START, HOUR)
+    judged = result.judged.sum()
+    assert judged > 0.99 * counts.size - 20 * 24
+    # Nominal rate 0.001; the NB approximation of estimated parameters may run a bit hot.
+    assert result.anomalous.sum() / judged < 0.0025
+    assert result.expected[:, 24 * 30 :].mean() == pytest.approx(
+        counts[:, 24 * 30 :].mean(), rel=0.03
+    )
+
+
+def test_wire_clumps_are_overdispersion_not_spikes() -> None:
+    """Stories arriving in clumps of 1-6 (a desk filing a batch) for a year."""
+    rng = np.random.default_rng(5)
+    clumps = rng.poisson(day_night(YEAR, 1.5), size=(20, YEAR))
+    counts = np.zeros_like(clumps)
+    for size in range(1, 7):
+        counts += rng.binomial(clumps, 1 / 6) * size
+    result = detect_spikes(counts, START, HOUR)
+    assert result.anomalous.mean() < 0.0025
+
+
+def test_detects_an_injected_fivefold_burst() -> None:
+    rng = np.random.default_rng(11)
+    mean = day_night(60 * 24, 8.0)
+    for seed in range(10):
+        counts = negative_binomial(np.random.default_rng(seed), mean, phi=0.1)
+        burst = 45 * 24 + 10 + seed  # the busy hours of day 45
+        counts[burst] = round(5 * mean[burst])
+        result = detect_spikes(counts, START, HOUR)
+        assert result.spike[burst], (seed, counts[burst], result.expected[burst])
+        assert result.expected[burst] == pytest.approx(mean[burst], rel=0.3)
+        assert result.score[burst] > 3
+    assert rng is not None
+
+
+def test_sparse_series_needs_min_count() -> None:
+    counts = np.zeros(30 * 24)
+    counts[np.random.default_rng(2).choice(29 * 24, 25, replace=False)] = 1
+    counts[25 * 24 + 10] = 3  # surprising, but below min_count
+    counts[28 * 24 + 10] = 6
+    result = detect_spikes(counts, START, HOUR)
+    assert result.tail_probability[25 * 24 + 10] < 0.001
+    assert not result.spike[25 * 24 + 10]
+    assert list(np.flatnonzero(result.spike)) == [28 * 24 + 10]
+
+
+def test_short_history_does_not_fire_on_everything() -> None:
+    rng = np.random.default_rng(3)
+    counts = negative_binomial(rng, day_night(4 * 24, 6.0), phi=0.3)
+    result = detect_spikes(counts, START, HOUR)
+    assert not result.judged[:24].any()  # nothing is judged before a day of history
+    assert result.judged[24:].all()
+    assert result.anomalous.sum() <= 1
+    # A real burst is still seen on the second day.
+    counts[24 + 14] = 60
+    assert detect_spikes(counts, START, HOUR).spike[24 + 14]
+
+
+def test_flagged_buckets_stay_out_of_the_baseline() -> None:
+    """A day-long story does not raise the baseline: a smaller spike the next day is seen."""
+    rng = np.random.default_rng(8)
+    mean = day_night(40 * 24, 4.0)
+    counts = negative_binomial(rng, mean, phi=0.1)
+    first_day = slice(30 * 24 + 6, 30 * 24 + 22)
+    counts[first_day] = np.round(mean[first_day] * 8)
+    second = 31 * 24 + 15
+    counts[second] = round(mean[second] * 3.5)
+    result = detect_spikes(counts, START, HOUR)
+    assert result.spike[first_day].all()
+    assert result.expected[second] == pytest.approx(mean[second], rel=0.25)
+    assert result.spike[second]
+    assert 2 <= result.passes <= 8
+
+
+def test_a_lasting_level_shift_becomes_the_new_normal() -> None:
+    rng = np.random.default_rng(4)
+    mean = day_night(60 * 24, 3.0)
+    mean[30 * 24 :] *= 4
+    counts = negative_binomial(rng, mean, phi=0.1)
+    result = detect_spikes(counts, START, HOUR)
+    assert result.anomalous[30 * 24 : 31 * 24].any()
+    assert not result.anomalous[45 * 24 :].any()
+
+
+def test_spikes_need_distinct_sources_when_given() -> None:
+    counts = negative_binomial(np.random.default_rng(1), day_night(20 * 24, 2.0), phi=0.1)
+    counts[15 * 24 + 14] = 40
+    sources = np.full(counts.shape, 3)
+    sources[15 * 24 + 14] = 1
+    result = detect_spikes(counts, START, HOUR, sources=sources)
+    assert result.anomalous[15 * 24 + 14]
+    assert not result.spike[15 * 24 + 14]
+
+
+def test_weekly_pattern_in_daily_buckets() -> None:
+    """Daily counts with quiet weekends: the weekend dip is learnt, a weekday burst is seen."""
+    rng = np.random.default_rng(6)
+    days = 120
+    weekday = (np.arange(days) + START.weekday()) % 7
+    mean = np.where(weekday >= 5, 8.0, 40.0)
+    counts = negative_binomial(rng, mean, phi=0.02)
+    counts[100] = 120 if weekday[100] < 5 else 60
+    result = detect_spikes(counts, START, timedelta(days=1))
+    assert list(np.flatnonzero(result.anomalous)) == [100]
+    weekend = (weekday >= 5) & (np.arange(days) > 40)
+    assert result.expected[weekend].mean() < 15
+
+
+def test_five_minute_buckets_share_the_hour_profile() -> None:
+    rng = np.random.default_rng(9)
+    per_hour = np.repeat(day_night(30 * 24, 60.0) / 12, 12)
+    counts = negative_binomial(rng, per_hour, phi=0.05)
+    counts[25 * 288 + 170] = 50
+    result = detect_spikes(counts, START, timedelta(minutes=5))
+    assert result.anomalous[25 * 288 + 170]
+    assert result.anomalous.mean() < 0.002
+
+
+def test_many_series_at_once_match_one_at_a_time() -> None:
+    rng = np.random.default_rng(12)
+    counts = negative_binomial(rng, np.tile(day_night(20 * 24, 3.0), (3, 1)), phi=0.2)
+    counts[1, 300] = 40
+    together = detect_spikes(counts, START, HOUR)
+    for row in range(3):
+        alone = detect_spikes(counts[row], START, HOUR)
+        np.testing.assert_allclose(alone.expected, together.expected[row])
+        np.testing.assert_array_equal(alone.anomalous, together.anomalous[row])
+
+
+def test_tail_probability_is_the_negative_binomial_upper_tail() -> None:
+    counts = np.array([0, 1, 5, 12, 40])
+    mean = np.array([2.0, 2.0, 2.0, 3.5, 10.0])
+    size = np.array([5.0, 1.0, 0.5, 20.0, 3.0])
+    expected = stats.nbinom.sf(counts - 1, size, size / (size + mean))
+    np.testing.assert_allclose(tail_probability(counts, mean, size), expected, rtol=1e-9)
+    poisson = tail_probability(counts, mean, np.inf)
+    np.testing.assert_allclose(poisson, stats.poisson.sf(counts - 1, mean), rtol=1e-9)
+    assert score(1e-3) == pytest.approx(3.0)
