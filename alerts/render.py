@@ -53,6 +53,8 @@ def stories(count: int) -> str:
 
 def expected_words(expected: float) -> str:
     """``0.4`` -> ``"0.4"``, ``12.3456`` -> ``"12"``: no false precision."""
+    if expected < 0.95:
+        return f"{expected:.2g}"
     if expected < 10:
         return f"{expected:.1f}"
     return f"{expected:.0f}"

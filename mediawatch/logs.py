@@ -34,18 +34,38 @@ def configure_logging(level: str = "INFO", fmt: LogFormat = "text", stream: obje
         handler.setFormatter(
             logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S")
         )
+    handler.addFilter(_library_filter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # Scrapy and Twisted are chatty at INFO; their warnings still show.
-    for noisy in (
-        "scrapy",
-        "twisted",
-        "filelock",
-        "trafilatura",
-        "htmldate",
-        "urllib3",
-        "alembic",
-        "apscheduler",
-    ):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    quiet_libraries()
+
+
+NOISY = (
+    "scrapy",
+    "twisted",
+    "filelock",
+    "trafilatura",
+    "htmldate",
+    "urllib3",
+    "alembic",
+    "apscheduler",
+    "py.warnings",
+)
+
+
+def _library_filter(record: logging.LogRecord) -> bool:
+    """Drop library chatter below WARNING even when a library resets its own levels."""
+    if record.levelno >= logging.WARNING or logging.getLogger().level < logging.INFO:
+        return True
+    return not record.name.startswith(NOISY)
+
+
+def quiet_libraries() -> None:
+    """Libraries chatty at INFO show their warnings only. Scrapy resets its loggers when a
+    crawl starts, so the crawl calls this again afterwards."""
+    level = max(logging.WARNING, logging.getLogger().level)
+    for name in NOISY:
+        logging.getLogger(name).setLevel(level)
+    # A tick skipped while the previous crawl still runs is the design, not a warning.
+    logging.getLogger("apscheduler.scheduler").setLevel(max(logging.ERROR, level))

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from mediawatch.config import Config, SourceConfig
 from mediawatch.errors import MediawatchError
+from mediawatch.logs import quiet_libraries
 from spiders.news import SourceJob
 from spiders.polls import Plan, PollResult, fixed_plan, record_poll
 from spiders.store import ArticleStore
@@ -98,7 +99,9 @@ def run_crawl(
     settings = crawler_settings(config.crawl)
     settings["MEDIAWATCH_STORE"] = store
     settings["CLOSESPIDER_TIMEOUT"] = config.crawl.crawl_timeout.total_seconds() * 0.9
-    process = CrawlerProcess(settings, install_root_handler=False)
+    settings["LOG_INSTALL_ROOT_HANDLER"] = False  # our handler (mediawatch.logs) stays
+    process = CrawlerProcess(settings)
+    quiet_libraries()  # Scrapy has just reset its loggers to DEBUG
     crawler = process.create_crawler(NewsSpider)
     failures: list[str] = []
     done = process.crawl(

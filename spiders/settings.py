@@ -33,7 +33,7 @@ def crawler_settings(crawl: CrawlConfig, *, log_level: int | None = None) -> dic
         "CONCURRENT_REQUESTS": crawl.concurrency,
         "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.concurrency_per_domain,
         "DOWNLOAD_DELAY": crawl.delay.total_seconds(),
-        "RANDOMIZE_DOWNLOAD_DELAY": True,
+        "DOWNLOAD_DELAY_JITTER": 0.5,
         "AUTOTHROTTLE_ENABLED": True,
         "AUTOTHROTTLE_START_DELAY": crawl.delay.total_seconds(),
         "AUTOTHROTTLE_MAX_DELAY": max(60.0, timeout),
