@@ -13,7 +13,7 @@ COPY storage ./storage
 COPY alerts ./alerts
 COPY reports ./reports
 COPY config.toml ./
-RUN pip install --no-cache-dir '.[postgres]' && mkdir -p /app/data && chown mediawatch /app/data
+RUN pip install --no-cache-dir '.[postgres,cluster]' && mkdir -p /app/data && chown mediawatch /app/data
 
 USER mediawatch
 VOLUME ["/app/data"]

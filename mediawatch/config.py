@@ -257,7 +257,35 @@ class ServiceConfig(Model):
 
 
 class ClusterModeConfig(Model):
+    """Distributed mode: PostgreSQL storage, a Redis crawl frontier, ``mediawatch worker``s."""
+
     redis_url: str
+    """``redis://host:6379/0``; the shared queue of due sources, requests and fingerprints."""
+    key_prefix: str | None = None
+    """Prefix of every Redis key (None: ``mediawatch:`` + a hash of the storage URL, so two
+    databases can share one Redis)."""
+    lease: Duration = timedelta(minutes=10)
+    """A source handed to the workers is not due again before this; a crawl that died
+    (a killed worker, a lost queue entry) is retried once it has passed."""
+    leader_takeover: Duration = timedelta(seconds=30)
+    """A replica waiting for the scheduler role takes over within this after the leader
+    dies. A leader process that dies closes its socket (takeover within a few seconds);
+    a leader *machine* that vanishes is noticed by server-side TCP keepalives set from
+    this (whole seconds, so keep it at 10s or more)."""
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str) -> str:
+        if not re.match(r"^(redis|rediss|unix)://", value):
+            raise ValueError(f"not a Redis URL: {value!r} (write it like redis://host:6379/0)")
+        return value
+
+    @field_validator("key_prefix")
+    @classmethod
+    def _plain_prefix(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^[A-Za-z0-9_.:-]+$", value):
+            raise ValueError("key_prefix may use letters, digits and _ . : - only")
+        return value
 
 
 class Config(Model):
@@ -277,6 +305,8 @@ class Config(Model):
             duplicates = sorted({name for name in names if names.count(name) > 1})
             if duplicates:
                 raise ValueError(f"duplicate {kind} name(s): {', '.join(duplicates)}")
+        if self.cluster is not None and self.storage.url.startswith("sqlite"):
+            raise ValueError("[cluster] needs PostgreSQL storage: set [storage] url")
         from mediawatch.errors import WatchlistError
         from mediawatch.watchlist import Watchlist
 

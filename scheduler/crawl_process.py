@@ -34,7 +34,9 @@ class CrawlRun:
     interrupted: bool = False
 
 
-def crawl_command(config_path: Path, log_format: str, extra: Sequence[str] = ()) -> list[str]:
+def crawl_command(
+    config_path: Path, log_format: str, log_level: str = "INFO", extra: Sequence[str] = ()
+) -> list[str]:
     return [
         sys.executable,
         "-m",
@@ -43,6 +45,8 @@ def crawl_command(config_path: Path, log_format: str, extra: Sequence[str] = ())
         str(config_path),
         "--log-format",
         log_format,
+        "--log-level",
+        log_level,
         "crawl",
         "--due",
         *extra,

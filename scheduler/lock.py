@@ -3,6 +3,14 @@
 SQLite: an exclusive ``flock`` on ``<database>.lock`` beside the file (the kernel drops it
 when the process dies, even on ``kill -9``). PostgreSQL: a session-level advisory lock held
 on a dedicated connection (the server drops it when the connection dies).
+
+Leadership (distributed mode, ``ServiceLock(engine, takeover=...)``): the same lock is the
+scheduler role. A replica that cannot get it ``wait``s, trying again every few seconds,
+instead of refusing. A leader killed on the database's machine (or its own) closes its
+socket and the lock goes at once; a leader whose machine vanished is noticed by the
+server's TCP keepalives, which the lock's connection sets from ``takeover``
+(``keepalive_settings``), so the lock is free within the bound. The leader checks that
+its connection still answers (``held``) and steps down when it does not.
 """
 
 from __future__ import annotations
@@ -10,6 +18,8 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import threading
+from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
@@ -27,11 +37,32 @@ class ServiceLockedError(MediawatchError):
     """Another service already runs against this database."""
 
 
-class ServiceLock:
-    """``with ServiceLock(engine): ...`` or ``acquire()``/``release()``."""
+def keepalive_settings(takeover: timedelta) -> dict[str, int]:
+    """Server-side settings of the lock's connection: a dead leader's connection (and so
+    its lock) is dropped within 70% of ``takeover``; a global ``idle_session_timeout``
+    must not end the (idle) lock connection."""
+    seconds = takeover.total_seconds()
+    return {
+        "tcp_keepalives_idle": max(1, int(seconds * 0.4)),
+        "tcp_keepalives_interval": max(1, int(seconds * 0.1)),
+        "tcp_keepalives_count": 3,
+        "tcp_user_timeout": max(1000, int(seconds * 700)),
+        "idle_session_timeout": 0,
+    }
 
-    def __init__(self, engine: Engine) -> None:
+
+def retry_seconds(takeover: timedelta) -> float:
+    """How often a waiting replica tries the lock: within the remaining 20% of ``takeover``."""
+    return max(0.5, min(5.0, takeover.total_seconds() * 0.2))
+
+
+class ServiceLock:
+    """``with ServiceLock(engine): ...`` or ``acquire()``/``release()``; in leadership mode
+    (``takeover`` given) ``wait(stop)`` instead of ``acquire()``."""
+
+    def __init__(self, engine: Engine, *, takeover: timedelta | None = None) -> None:
         self.engine = engine
+        self.takeover = takeover
         self._file: IO[str] | None = None
         self._connection: Any = None
 
@@ -44,12 +75,46 @@ class ServiceLock:
                 text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_KEY}
             ).scalar()
         )
+        if got and self.takeover is not None:
+            for name, value in keepalive_settings(self.takeover).items():
+                connection.exec_driver_sql(f"SET {name} = {int(value)}")
         connection.commit()
         if got:
             self._connection = connection
         else:
             connection.close()
         return got
+
+    def wait(self, stop: threading.Event) -> bool:
+        """Leadership: True once the lock is ours, False if ``stop`` is set first."""
+        retry = retry_seconds(self.takeover or timedelta(seconds=30))
+        waiting = False
+        while not stop.is_set():
+            if self.try_acquire():
+                return True
+            if not waiting:
+                waiting = True
+                logger.info(
+                    "another replica leads %s; standing by (trying every %.1fs)",
+                    self.engine.url.render_as_string(),
+                    retry,
+                )
+            stop.wait(retry)
+        return False
+
+    def held(self) -> bool:
+        """Is the lock still ours? (PostgreSQL: its connection still answers.)"""
+        if self._file is not None:
+            return True
+        if self._connection is None:
+            return False
+        try:
+            self._connection.execute(text("SELECT 1"))
+            self._connection.commit()
+        except Exception as exc:  # any failure of the connection is the lock gone
+            logger.error("the leadership lock's connection failed: %s", exc)
+            return False
+        return True
 
     def acquire(self) -> None:
         if not self.try_acquire():
@@ -67,6 +132,8 @@ class ServiceLock:
             try:
                 self._connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_KEY})
                 self._connection.commit()
+            except Exception as exc:  # a dead connection took the lock with it
+                logger.warning("could not release the service lock: %s", exc)
             finally:
                 self._connection.close()
                 self._connection = None

@@ -11,6 +11,13 @@ APScheduler runs a few fixed jobs; the database decides what is due:
 Every job has an explicit id, ``max_instances=1`` and ``coalesce=True``. A job that fails
 logs one line, counts in the metrics, and the service keeps running. SIGTERM/SIGINT stop
 scheduling, end a running crawl within a bound, close the database and exit 0.
+
+Distributed mode (``[cluster]``): the service lock becomes *leadership*. Replicas stand
+by until they hold it; only the leader runs the jobs, so detection and delivery run
+once. Its tick claims the due sources and queues them for the ``mediawatch worker``s
+(``scheduler.queue``) instead of crawling; it also counts the polls the workers
+recorded, and runs detection when they stored something. A leader whose lock
+connection fails steps down (``LeadershipLostError``, exit 2) and a standby takes over.
 """
 
 from __future__ import annotations
@@ -23,25 +30,32 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import ColumnElement, Engine, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from mediawatch.config import Config
 from mediawatch.errors import MediawatchError
 from scheduler.crawl_process import crawl_command, run_crawl_process
-from scheduler.lock import ServiceLock
+from scheduler.lock import ServiceLock, retry_seconds
 from scheduler.metrics import ServiceMetrics, serve_health
 from storage.clock import utcnow
 from storage.engine import is_sqlite, session_factory, transaction
 from storage.models import Article, Poll, Source
 
+if TYPE_CHECKING:
+    from scheduler.queue import SourceQueue
+
 logger = logging.getLogger(__name__)
 
 JOB_DEFAULTS = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
+
+
+class LeadershipLostError(MediawatchError):
+    """The leader's lock connection failed; another replica may lead by now."""
 
 
 @dataclass
@@ -50,13 +64,19 @@ class Service:
     config_path: Path
     engine: Engine
     log_format: str = "text"
+    log_level: str = "INFO"
     clock: Callable[[], datetime] = utcnow
     metrics: ServiceMetrics = field(default_factory=ServiceMetrics)
     stop_event: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
         self.sessions: sessionmaker[Session] = session_factory(self.engine)
-        self.lock = ServiceLock(self.engine)
+        cluster = self.config.cluster
+        self.lock = ServiceLock(self.engine, takeover=cluster.leader_takeover if cluster else None)
+        self.queue = _source_queue(self.config, self.sessions) if cluster else None
+        self.role = "standby" if cluster else "leader"
+        self.lost_leadership = False
+        self._last_poll_id = 0
         self.scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(4)}, job_defaults=JOB_DEFAULTS, timezone="UTC"
         )
@@ -66,12 +86,16 @@ class Service:
     # -- life cycle -------------------------------------------------------------------
 
     def run(self) -> None:
-        """Run until ``stop()`` (or a signal) is received. Holds the service lock."""
-        self.lock.acquire()
+        """Run until ``stop()`` (or a signal) is received. Holds the service lock
+        (distributed mode: stands by until it can)."""
+        if self.queue is None:
+            self.lock.acquire()
         server = None
         try:
             if self.config.service.http:
                 server = serve_health(self.config.service.http, self.metrics, self.health)
+            if self.queue is not None and not self._lead():
+                return
             self._schedule_jobs()
             self.scheduler.start()
             logger.info(
@@ -90,6 +114,19 @@ class Service:
             self.lock.release()
             self.engine.dispose()
             logger.info("mediawatch service stopped")
+        if self.lost_leadership:
+            raise LeadershipLostError("lost the scheduler role; restart to stand by again")
+
+    def _lead(self) -> bool:
+        """Distributed mode: stand by until this replica holds the scheduler role."""
+        logger.info("distributed mode: waiting for the scheduler role")
+        if not self.lock.wait(self.stop_event):
+            return False
+        with self.sessions() as session:
+            self._last_poll_id = session.scalar(select(func.max(Poll.id))) or 0
+        self.role = "leader"
+        logger.info("this replica now leads: it schedules, detects and delivers")
+        return True
 
     def stop(self, *_: Any) -> None:
         self.stop_event.set()
@@ -111,6 +148,11 @@ class Service:
             next_run_time=now,
         )
         add(self.maintenance, "interval", hours=6, id="maintenance", replace_existing=True)
+        if self.lock.takeover is not None:
+            every = retry_seconds(self.lock.takeover)
+            add(
+                self.keep_leading, "interval", seconds=every, id="leadership", replace_existing=True
+            )
 
     # -- jobs -------------------------------------------------------------------------
 
@@ -122,12 +164,15 @@ class Service:
             due = self._due_lags(now)
             self.metrics.due_sources.set(len(due))
             self.metrics.queue_lag.set(max(due, default=0.0))
+            if self.queue is not None:
+                self._hand_out(now, due)
+                return
             if not due or self.stop_event.is_set():
                 return
             for lag in due:
                 self.metrics.poll_lag.observe(lag)
             logger.info("%d sources due (most overdue by %.0fs): crawling", len(due), max(due))
-            command = crawl_command(self.config_path, self.log_format)
+            command = crawl_command(self.config_path, self.log_format, self.log_level)
             run = run_crawl_process(
                 command,
                 timeout=self.config.crawl.crawl_timeout.total_seconds(),
@@ -142,7 +187,7 @@ class Service:
                 else ("ok" if run.returncode == 0 else "failed")
             )
             self.metrics.crawls.labels(outcome).inc()
-            self._count_polls(since=now)
+            self._count_polls(Poll.started_at >= now)
             if outcome == "ok":
                 self.last_crawl_ok = self.clock()
                 logger.info("crawl finished in %.1fs", run.duration)
@@ -153,13 +198,43 @@ class Service:
             elif outcome == "failed":
                 logger.error("crawl exited with code %s", run.returncode)
 
+    def keep_leading(self) -> None:
+        """Step down (stop, exit 2) when the leadership lock's connection has failed."""
+        if not self.stop_event.is_set() and not self.lock.held():
+            logger.error("lost the scheduler role: its database connection failed; stopping")
+            self.lost_leadership = True
+            self.stop()
+
+    def _hand_out(self, now: datetime, lags: list[float]) -> None:
+        """Distributed tick: queue the due sources; count what the workers recorded."""
+        assert self.queue is not None
+        if lags and not self.stop_event.is_set():
+            for lag in lags:
+                self.metrics.poll_lag.observe(lag)
+            tickets = self.queue.enqueue_due(now)
+            logger.info(
+                "%d sources due (most overdue by %.0fs): queued for the workers",
+                len(tickets),
+                max(lags),
+            )
+        with self.sessions() as session:
+            newest = session.scalar(select(func.max(Poll.id))) or 0
+        if newest > self._last_poll_id:
+            stored = self._count_polls(Poll.id > self._last_poll_id, Poll.id <= newest)
+            self._last_poll_id = newest
+            self.last_crawl_ok = self.clock()
+            if stored and not self.stop_event.is_set():
+                self.scheduler.modify_job("detect", next_run_time=datetime.now().astimezone())
+
     def detect(self) -> None:
         """Spike detection over the archive; new alerts go into the outbox."""
         with self._job("detect"):
             from alerts.detect import run_detection
 
             with transaction(self.sessions) as session:
-                run_detection(session, self.config, self.clock())
+                changes = run_detection(session, self.config, self.clock())
+            if any(change.queued for change in changes) and not self.stop_event.is_set():
+                self.scheduler.modify_job("deliver", next_run_time=datetime.now().astimezone())
 
     def deliver(self) -> None:
         """Deliver what the outbox holds, with retries."""
@@ -208,12 +283,20 @@ class Service:
                 or 0
             )
         self.metrics.unhealthy.set(unhealthy)
-        return {
+        state: dict[str, Any] = {
             "ok": bool(fresh and not self.stop_event.is_set()),
             "last_tick": self.last_tick.isoformat() if self.last_tick else None,
             "last_crawl_ok": self.last_crawl_ok.isoformat() if self.last_crawl_ok else None,
             "unhealthy_sources": unhealthy,
         }
+        if self.queue is not None:  # a standby is healthy while it stands by
+            state["role"] = self.role
+            state["ok"] = state["ok"] or (self.role == "standby" and not self.stop_event.is_set())
+            try:
+                state["queued_sources"], state["queued_requests"] = self.queue.backlog()
+            except Exception as exc:  # Redis unreachable: unhealthy, not a crash
+                state["ok"], state["queue_error"] = False, str(exc)
+        return state
 
     # -- helpers ----------------------------------------------------------------------
 
@@ -226,16 +309,18 @@ class Service:
             ).all()
         return [(now - due).total_seconds() for due in rows]
 
-    def _count_polls(self, since: datetime) -> None:
+    def _count_polls(self, *where: ColumnElement[bool]) -> int:
+        """Count the polls ``where`` selects in the metrics; returns their new articles."""
         with self.sessions() as session:
             rows = session.execute(
                 select(Poll.status, func.count(), func.coalesce(func.sum(Poll.new_articles), 0))
-                .where(Poll.started_at >= since)
+                .where(*where)
                 .group_by(Poll.status)
             ).all()
         for status, count, new in rows:
             self.metrics.polls.labels(status).inc(count)
             self.metrics.articles.inc(new)
+        return sum(int(new) for _, _, new in rows)
 
     def _record_timeout(self, started: datetime) -> None:
         """Sources the killed crawl left unpolled are pushed back, not retried in a loop."""
@@ -263,6 +348,16 @@ class Service:
         except Exception:
             self.metrics.job_errors.labels(name).inc()
             logger.exception("%s job failed", name)
+
+
+def _source_queue(config: Config, sessions: sessionmaker[Session]) -> SourceQueue:
+    from scheduler.queue import SourceQueue
+    from spiders.worker import connect_redis, frontier_keys
+
+    assert config.cluster is not None
+    return SourceQueue(
+        config, sessions, connect_redis(config.cluster.redis_url), frontier_keys(config)
+    )
 
 
 def _rowcount(result: Any) -> int:

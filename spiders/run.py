@@ -84,7 +84,7 @@ def run_crawl(
     configured = {source.name: source for source in config.sources}
     with factory() as session:
         rows = _pick(session, due_only=due_only, names=names, now=now)
-        jobs = [_job(row, configured.get(row.name), config) for row in rows]
+        jobs = [source_job(row, configured.get(row.name), config) for row in rows]
         picked = {row.name for row in rows}
     missing = [name for name in names if name not in picked and not due_only]
     if not jobs:
@@ -145,7 +145,8 @@ def _pick(session: Session, *, due_only: bool, names: Sequence[str], now: dateti
     return [row for row in rows if not names or row.name in names]
 
 
-def _job(row: Source, source: SourceConfig | None, config: Config) -> SourceJob:
+def source_job(row: Source, source: SourceConfig | None, config: Config) -> SourceJob:
+    """The one place a source row (and its config) becomes what the spider polls."""
     obey = config.crawl.obey_robots
     if source is not None and source.obey_robots is not None:
         obey = source.obey_robots

@@ -20,10 +20,12 @@ from mediawatch.cli import database as _database  # noqa: F401  isort: skip
 from mediawatch.cli import sources as _sources  # noqa: F401  isort: skip
 from mediawatch.cli import crawl as _crawl  # noqa: F401  isort: skip
 from mediawatch.cli import run as _run  # noqa: F401  isort: skip
+from mediawatch.cli import worker as _worker  # noqa: F401  isort: skip
 from mediawatch.cli import match as _match  # noqa: F401  isort: skip
 from mediawatch.cli import detect as _detect  # noqa: F401  isort: skip
 from mediawatch.cli import backtest as _backtest  # noqa: F401  isort: skip
 from mediawatch.cli import alerts as _alerts  # noqa: F401  isort: skip
+from mediawatch.cli import demo as _demo  # noqa: F401  isort: skip
 
 __all__ = ["app", "main"]
 

@@ -12,8 +12,7 @@ from mediawatch.cli.output import Format, is_tty, print_rows
 from mediawatch.errors import ConfigError
 
 if TYPE_CHECKING:
-    from mediawatch.config import Config
-    from spiders.polls import Plan
+    pass
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +41,7 @@ def crawl(
 
     Example: mediawatch crawl --once --source "Rudaw English" --format json
     """
+    from scheduler.polling import adaptive_plan
     from spiders.run import run_crawl
     from storage.clock import utcnow
 
@@ -64,11 +64,21 @@ def crawl(
 
             with Console(stderr=True).status("crawling…", spinner="dots"):
                 summary = run_crawl(
-                    config, engine, due_only=due, names=names, now=utcnow(), plan=_plan(config)
+                    config,
+                    engine,
+                    due_only=due,
+                    names=names,
+                    now=utcnow(),
+                    plan=adaptive_plan(config.crawl),
                 )
         else:
             summary = run_crawl(
-                config, engine, due_only=due, names=names, now=utcnow(), plan=_plan(config)
+                config,
+                engine,
+                due_only=due,
+                names=names,
+                now=utcnow(),
+                plan=adaptive_plan(config.crawl),
             )
     finally:
         engine.dispose()
@@ -94,40 +104,3 @@ def crawl(
             f"{summary.errors} error(s) in {seconds:.1f}s",
             err=True,
         )
-
-
-def _plan(config: Config) -> Plan | None:
-    """The service's adaptive polling policy when it is available, else the simple one."""
-    try:
-        from scheduler.policy import Bounds, PollOutcome, next_schedule
-    except ImportError:  # pragma: no cover - the scheduler is part of the package
-        return None
-    import random
-    from datetime import datetime, timedelta
-
-    from spiders.polls import NextPoll, PollResult
-    from storage.models import Source
-
-    bounds = Bounds(config.crawl.min_interval, config.crawl.max_interval)
-
-    def plan(result: PollResult, row: Source, now: datetime) -> NextPoll:
-        outcome = PollOutcome(
-            status=result.status,
-            entries=result.entries,
-            new=result.new,
-            entry_times=tuple(result.entry_times),
-            ttl=result.ttl,
-            retry_after=result.retry_after,
-        )
-        decided = next_schedule(
-            outcome,
-            interval=timedelta(seconds=row.interval_seconds),
-            failures=row.consecutive_failures,
-            last_success_at=row.last_success_at,
-            bounds=bounds,
-            now=now,
-            jitter=random.random(),
-        )
-        return NextPoll(decided.interval, decided.next_poll_at, decided.failures, decided.healthy)
-
-    return plan

@@ -27,15 +27,16 @@ def run(ctx: typer.Context) -> None:
     app_state = state(ctx)
     root_params = ctx.find_root().params
     log_format = str(root_params.get("log_format") or "text")
-    configure_logging(
-        str(root_params.get("log_level") or "INFO"),
-        "json" if log_format == "json" else "text",
-        sys.stdout,
-    )
+    log_level = str(root_params.get("log_level") or "INFO")
+    configure_logging(log_level, "json" if log_format == "json" else "text", sys.stdout)
     config = app_state.config
     path = config_path(app_state.config_path).resolve()
     service = Service(
-        config=config, config_path=path, engine=app_state.engine(), log_format=log_format
+        config=config,
+        config_path=path,
+        engine=app_state.engine(),
+        log_format=log_format,
+        log_level=log_level,
     )
     signal.signal(signal.SIGTERM, service.stop)
     signal.signal(signal.SIGINT, service.stop)

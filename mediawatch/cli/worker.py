@@ -1,0 +1,45 @@
+"""``mediawatch worker``: a crawl worker of distributed mode (``[cluster]``)."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from mediawatch.cli.app import app, state
+from mediawatch.errors import ConfigError
+from mediawatch.logs import configure_logging
+
+
+@app.command()
+def worker(ctx: typer.Context) -> None:
+    """Crawl sources from the shared Redis queue into PostgreSQL, until stopped.
+
+    Distributed mode only (`[cluster] redis_url` in the config, PostgreSQL storage). Run
+    any number of workers on any machine; the leading `mediawatch run` replica queues
+    the due sources, the workers poll them, store the articles and record each poll.
+    SIGTERM or Ctrl-C: the requests in flight finish and are stored, then exit 0.
+
+    Example: mediawatch --config config.toml --log-format json worker
+    """
+    from scheduler.polling import adaptive_plan
+    from spiders.worker import run_worker
+
+    app_state = state(ctx)
+    root_params = ctx.find_root().params
+    log_format = str(root_params.get("log_format") or "text")
+    configure_logging(
+        str(root_params.get("log_level") or "INFO"),
+        "json" if log_format == "json" else "text",
+        sys.stdout,
+    )
+    config = app_state.config
+    if config.cluster is None:
+        raise ConfigError(
+            "`mediawatch worker` needs distributed mode: add [cluster] redis_url to the config"
+        )
+    engine = app_state.engine()
+    try:
+        run_worker(config, engine, plan=adaptive_plan(config.crawl))
+    finally:
+        engine.dispose()
