@@ -32,3 +32,6 @@ bench: install
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
+
+demo: install
+	$(BIN)/mediawatch demo --workdir data/demo --watchlist $(CONFIG)

@@ -66,6 +66,8 @@ def run_demo(
         room.publish(old)
         config = workdir / "config.toml"
         database = workdir / "mediawatch.db"
+        for stale in workdir.glob("mediawatch.db*"):  # each demo starts from nothing
+            stale.unlink()
         config.write_text(demo_config(room, database, watchlist, smtp), encoding="utf-8")
         say(f"newsroom: {len(OUTLETS)} outlets on {room.base}, {len(old)} articles over two weeks")
         _mediawatch(config, "init")
