@@ -36,7 +36,7 @@ class FeedFarm(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     changed_every = 20  # one poll in twenty finds something new
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         match = re.match(r"/feed/(\d+)", self.path)
         if not match:
             self.send_response(404)
@@ -176,13 +176,9 @@ def main() -> None:
         f"needed for {args.feeds} feeds every {args.every}: {target:.2f} polls/s "
         f"(ratio {total / elapsed / target:.2f})"
     )
-    print(
-        "scheduling lag p50 <= %ss, p95 <= %ss (histogram bucket bounds)"
-        % (
-            percentile_from_histogram(metrics, "mediawatch_poll_lag_seconds", 0.5),
-            percentile_from_histogram(metrics, "mediawatch_poll_lag_seconds", 0.95),
-        )
-    )
+    p50 = percentile_from_histogram(metrics, "mediawatch_poll_lag_seconds", 0.5)
+    p95 = percentile_from_histogram(metrics, "mediawatch_poll_lag_seconds", 0.95)
+    print(f"scheduling lag p50 <= {p50}s, p95 <= {p95}s (histogram bucket bounds)")
     print(
         f"CPU (service + crawls): user {usage.ru_utime:.1f}s, system {usage.ru_stime:.1f}s, "
         f"{(usage.ru_utime + usage.ru_stime) / elapsed * 100:.0f}% of one core"

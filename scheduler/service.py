@@ -148,6 +148,7 @@ class Service:
             next_run_time=now,
         )
         add(self.maintenance, "interval", hours=6, id="maintenance", replace_existing=True)
+        add(self.index, "interval", minutes=5, id="index", replace_existing=True)
         if self.lock.takeover is not None:
             every = retry_seconds(self.lock.takeover)
             add(
@@ -192,7 +193,9 @@ class Service:
                 self.last_crawl_ok = self.clock()
                 logger.info("crawl finished in %.1fs", run.duration)
                 if not self.stop_event.is_set():
-                    self.scheduler.modify_job("detect", next_run_time=datetime.now().astimezone())
+                    soon = datetime.now().astimezone()
+                    self.scheduler.modify_job("detect", next_run_time=soon)
+                    self.scheduler.modify_job("index", next_run_time=soon)
             elif outcome == "timeout":
                 self._record_timeout(now)
             elif outcome == "failed":
@@ -246,6 +249,15 @@ class Service:
 
             report = deliver_due(self.sessions, build_channels(self.config.alerts), self.clock())
             self.metrics.alerts_sent.inc(report.sent)
+
+    def index(self) -> None:
+        """Keep the search index current (new articles are queued by database triggers)."""
+        with self._job("index"):
+            from reports.search_index import sync_search_index
+
+            indexed = sync_search_index(self.sessions)
+            if indexed:
+                logger.info("search index: %d article(s) indexed", indexed)
 
     def maintenance(self) -> None:
         """Drop old article text if configured; keep SQLite small and its plans good."""

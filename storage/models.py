@@ -83,6 +83,7 @@ class Article(Base):
     __tablename__ = "articles"
     __table_args__ = (
         Index(None, "published_at"),
+        Index(None, "seen_at", "story_id"),
         Index(None, "title_hash", "published_at"),
         Index(None, "story_id"),
         Index(None, "source_id", "fetched_at"),
@@ -129,6 +130,7 @@ class Mention(Base):
     __table_args__ = (
         UniqueConstraint("article_id", "cluster", "term"),
         Index(None, "cluster", "seen_at", "story_id"),
+        Index(None, "cluster", "seen_at", "story_id", "article_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

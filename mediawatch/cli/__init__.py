@@ -22,6 +22,9 @@ from mediawatch.cli import crawl as _crawl  # noqa: F401  isort: skip
 from mediawatch.cli import run as _run  # noqa: F401  isort: skip
 from mediawatch.cli import worker as _worker  # noqa: F401  isort: skip
 from mediawatch.cli import match as _match  # noqa: F401  isort: skip
+from mediawatch.cli import report as _report  # noqa: F401  isort: skip
+from mediawatch.cli import search as _search  # noqa: F401  isort: skip
+from mediawatch.cli import rematch as _rematch  # noqa: F401  isort: skip
 from mediawatch.cli import detect as _detect  # noqa: F401  isort: skip
 from mediawatch.cli import backtest as _backtest  # noqa: F401  isort: skip
 from mediawatch.cli import alerts as _alerts  # noqa: F401  isort: skip

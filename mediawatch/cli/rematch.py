@@ -1,0 +1,63 @@
+"""``rematch``: the stored archive against the current watch-list."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import Annotated
+
+import typer
+
+from mediawatch.cli.app import app, state
+from mediawatch.cli.output import print_rows
+from mediawatch.periods import parse_moment
+from storage.clock import utcnow
+
+logger = logging.getLogger(__name__)
+
+
+@app.command("rematch")
+def rematch(
+    ctx: typer.Context,
+    since: Annotated[
+        str | None, typer.Option(help="Only articles seen since (90d or a date); default all")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+) -> None:
+    """Re-match stored articles against the current watch-list and say what changed.
+
+    Run it after adding an alias or a cluster so that history, reports and the spike
+    detector's baselines reflect the new watch-list. Work is done in batches, each in
+    its own transaction: an interrupted rematch can simply be run again. Prints, per
+    cluster, the articles added, removed, and counted for other terms.
+
+    Example: mediawatch rematch --since 90d
+    """
+    from mediawatch.watchlist import Watchlist
+    from reports.rematch import rematch as run_rematch
+    from storage.engine import session_factory
+
+    if fmt not in ("table", "json"):
+        raise typer.BadParameter("use table or json", param_hint="--format")
+    config = state(ctx).config
+    start = parse_moment(since, utcnow()) if since else None
+    engine = state(ctx).engine()
+    try:
+        result = run_rematch(
+            session_factory(engine), Watchlist.from_config(config.clusters), since=start
+        )
+    finally:
+        engine.dispose()
+    rows = result.rows()
+    if fmt == "json":
+        json.dump(
+            {"checked": result.checked, "changed": result.changed, "clusters": rows},
+            sys.stdout,
+            ensure_ascii=False,
+        )
+        sys.stdout.write("\n")
+        return
+    print(f"{result.checked:,} articles checked, {result.changed:,} changed")
+    if rows:
+        print_rows(rows, ("cluster", "added", "removed", "retermed"), "table")

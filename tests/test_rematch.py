@@ -1,0 +1,59 @@
+"""Rematch: when the watch-list changes, stored mentions follow, batch by batch."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from report_archive import CLUSTERS, make_archive
+from sqlalchemy import Engine, select
+
+from mediawatch.config import ClusterConfig
+from mediawatch.watchlist import Watchlist
+from reports.rematch import rematch
+from storage.engine import session_factory
+from storage.models import Mention
+
+T0 = datetime(2026, 3, 1)
+
+
+def mentions(engine: Engine) -> set[tuple[int, str, str, int | None]]:
+    with session_factory(engine)() as session:
+        return {
+            (m.article_id, m.cluster, m.term, m.story_id) for m in session.scalars(select(Mention))
+        }
+
+
+def test_rematch_follows_watchlist_changes(migrated_engine: Engine) -> None:
+    archive = make_archive(migrated_engine)
+    first = archive.add("Militia news", "The Hashd moved to Basra.", T0)
+    copy = archive.add("Militia news", "The Hashd moved to Basra.", T0 + timedelta(hours=1),
+                       publisher="b.example", copy_of=first)  # fmt: skip
+    hez = archive.add("Hezbollah", "Hezbollah and Nasrallah.", T0 + timedelta(hours=2))
+    archive.add("Nothing", "Weather report.", T0 + timedelta(hours=3))
+    factory = session_factory(migrated_engine)
+
+    unchanged = rematch(factory, archive.watchlist, batch=2)
+    assert (unchanged.checked, unchanged.changed) == (4, 0)
+
+    pmf = ClusterConfig(name="PMF", terms=(*CLUSTERS[0].terms, "Hashd"))
+    narrower = ClusterConfig(name="Hezbollah", terms=("Nasrallah",))
+    watchlist = Watchlist.from_config([pmf, narrower, *CLUSTERS[1:2], *CLUSTERS[3:]])
+    result = rematch(factory, watchlist, batch=2)
+    assert result.changed == 3
+    assert result.rows() == [
+        {"cluster": "Hezbollah", "added": 0, "removed": 0, "retermed": 1},
+        {"cluster": "PMF", "added": 2, "removed": 0, "retermed": 0},
+    ]
+    assert mentions(migrated_engine) == {
+        (first, "PMF", "Hashd", first),
+        (copy, "PMF", "Hashd", first),  # the copy keeps its story
+        (hez, "Hezbollah", "Nasrallah", hez),
+    }
+    again = rematch(factory, watchlist)
+    assert again.changed == 0
+
+    without_pmf = Watchlist.from_config([narrower])
+    since = rematch(factory, without_pmf, since=T0 + timedelta(minutes=30))
+    assert since.checked == 3
+    assert since.rows() == [{"cluster": "PMF", "added": 0, "removed": 1, "retermed": 0}]
+    assert (first, "PMF", "Hashd", first) in mentions(migrated_engine)
