@@ -67,5 +67,9 @@ def quiet_libraries() -> None:
     level = max(logging.WARNING, logging.getLogger().level)
     for name in NOISY:
         logging.getLogger(name).setLevel(level)
+    # A failed robots.txt fetch or a retry given up is reported once, by the source's own
+    # poll error; Scrapy's tracebacks for them say nothing more.
+    for name in ("scrapy.downloadermiddlewares.robotstxt", "scrapy.downloadermiddlewares.retry"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
     # A tick skipped while the previous crawl still runs is the design, not a warning.
     logging.getLogger("apscheduler.scheduler").setLevel(max(logging.ERROR, level))
