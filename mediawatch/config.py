@@ -71,6 +71,11 @@ def format_duration(value: timedelta) -> str:
     return f"{seconds}s"
 
 
+def redact_url(url: str) -> str:
+    """A URL safe to log or print: any password in it becomes ``***``."""
+    return re.sub(r"(?<=://)([^/@:]*):[^/@]*@", r"\1:***@", url)
+
+
 Duration = Annotated[
     timedelta, BeforeValidator(parse_duration), PlainSerializer(format_duration, return_type=str)
 ]
@@ -210,6 +215,12 @@ class EmailChannel(Model):
     def _one_tls_mode(self) -> EmailChannel:
         if self.starttls and self.ssl:
             raise ValueError("choose starttls or ssl, not both")
+        local = self.smtp_host in ("localhost", "127.0.0.1", "::1")
+        if self.password_env and not (self.starttls or self.ssl or local):
+            raise ValueError(
+                f"a password would cross the network in clear text to {self.smtp_host}: "
+                "set starttls = true (port 587) or ssl = true (port 465)"
+            )
         return self
 
 
@@ -238,8 +249,6 @@ Channel = Annotated[
 
 class AlertsConfig(Model):
     channels: tuple[Channel, ...] = ()
-    digest: bool = False
-    """Also send one daily digest of the day's episodes."""
 
     @model_validator(mode="after")
     def _unique_names(self) -> AlertsConfig:
@@ -277,7 +286,9 @@ class ClusterModeConfig(Model):
     @classmethod
     def _redis_url(cls, value: str) -> str:
         if not re.match(r"^(redis|rediss|unix)://", value):
-            raise ValueError(f"not a Redis URL: {value!r} (write it like redis://host:6379/0)")
+            raise ValueError(
+                f"not a Redis URL: {redact_url(value)!r} (write it like redis://host:6379/0)"
+            )
         return value
 
     @field_validator("key_prefix")

@@ -51,6 +51,9 @@ class RematchResult:
     """Articles read."""
     changed: int = 0
     """Articles whose mentions were replaced."""
+    kept: int = 0
+    """Articles whose body text retention dropped: their mentions stay as they were, since
+    matching the title and summary alone would rewrite history."""
     added: Counter[str] = field(default_factory=Counter)
     """Per cluster, articles that count for it now and did not before."""
     removed: Counter[str] = field(default_factory=Counter)
@@ -118,6 +121,7 @@ def _rematch_batch(
             Article.title,
             Article.text,
             Article.summary,
+            Article.extracted,
             Article.seen_at,
             Article.story_id,
         )
@@ -142,6 +146,9 @@ def _rematch_batch(
     rows: list[dict[str, object]] = []
     for article in articles:
         result.checked += 1
+        if article.extracted and article.text is None:
+            result.kept += 1
+            continue
         wanted = desired_mentions(
             matcher, article.title or "", matchable_text(article.text, article.summary)
         )

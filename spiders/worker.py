@@ -37,7 +37,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 from twisted.python.failure import Failure
 
-from mediawatch.config import Config
+from mediawatch.config import Config, redact_url
 from mediawatch.errors import StorageError
 from mediawatch.logs import quiet_libraries
 from spiders.frontier import DUPEFILTER_TTL_SETTING, FrontierKeys, Ticket, default_prefix
@@ -71,7 +71,7 @@ def connect_redis(url: str) -> Any:
     try:
         client.ping()
     except redis.RedisError as exc:
-        raise StorageError(f"Redis not reachable at {url}: {exc}") from None
+        raise StorageError(f"Redis not reachable at {redact_url(url)}: {exc}") from None
     return client
 
 

@@ -187,3 +187,22 @@ def test_a_query_naming_an_unknown_cluster_is_refused_at_load(tmp_path: Path) ->
     text = '[[clusters]]\nname = "Militias"\nquery = "@Nobody AND Iraq"\n'
     message = error_for(tmp_path, text)
     assert "Nobody" in message
+
+
+def test_an_smtp_password_is_never_sent_without_tls(tmp_path: Path) -> None:
+    channel = (
+        '[[alerts.channels]]\ntype = "email"\nsmtp_host = "smtp.example.org"\n'
+        'from = "a@example.org"\nto = ["b@example.org"]\npassword_env = "SMTP_PASSWORD"\n'
+    )
+    assert "starttls = true" in error_for(tmp_path, channel)
+    path = tmp_path / "ok.toml"
+    path.write_text(channel + "starttls = true\n")
+    assert load_config(path, environ={}).alerts.channels[0].type == "email"
+    local = channel.replace("smtp.example.org", "localhost")
+    path.write_text(local)
+    assert load_config(path, environ={}).alerts.channels[0].type == "email"
+
+
+def test_a_redis_password_is_not_echoed_in_errors(tmp_path: Path) -> None:
+    message = error_for(tmp_path, '[cluster]\nredis_url = "http://:hunter2@cache:6379/0"\n')
+    assert "not a Redis URL" in message and "hunter2" not in message

@@ -57,3 +57,21 @@ def test_rematch_follows_watchlist_changes(migrated_engine: Engine) -> None:
     assert since.checked == 3
     assert since.rows() == [{"cluster": "PMF", "added": 0, "removed": 1, "retermed": 0}]
     assert (first, "PMF", "Hashd", first) in mentions(migrated_engine)
+
+
+def test_articles_whose_text_retention_dropped_keep_their_mentions(
+    migrated_engine: Engine,
+) -> None:
+    from sqlalchemy import update
+
+    from storage.models import Article
+
+    archive = make_archive(migrated_engine)
+    old = archive.add("Weekly roundup", "The PMF moved to Basra.", T0, summary="Roundup.")
+    with session_factory(migrated_engine).begin() as session:
+        session.execute(update(Article).where(Article.id == old).values(text=None))
+    before = mentions(migrated_engine)
+    assert any(article == old for article, *_ in before), "it mentioned a cluster"
+    result = rematch(session_factory(migrated_engine), archive.watchlist)
+    assert result.kept == 1 and result.changed == 0
+    assert mentions(migrated_engine) == before, "history is not rewritten from the summary"

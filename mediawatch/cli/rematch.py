@@ -52,12 +52,19 @@ def rematch(
     rows = result.rows()
     if fmt == "json":
         json.dump(
-            {"checked": result.checked, "changed": result.changed, "clusters": rows},
+            {
+                "checked": result.checked,
+                "changed": result.changed,
+                "kept": result.kept,
+                "clusters": rows,
+            },
             sys.stdout,
             ensure_ascii=False,
         )
         sys.stdout.write("\n")
         return
     print(f"{result.checked:,} articles checked, {result.changed:,} changed")
+    if result.kept:
+        print(f"{result.kept:,} kept as they were: their text was dropped by [storage] retain_text")
     if rows:
         print_rows(rows, ("cluster", "added", "removed", "retermed"), "table")
