@@ -14,6 +14,7 @@ import logging
 import random
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -21,6 +22,7 @@ from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from storage.clock import utcnow
 from storage.engine import transaction
 from storage.models import OutboxMessage
 
@@ -103,14 +105,20 @@ def is_due(now: datetime) -> ColumnElement[bool]:
 
 
 def claim(
-    session_factory: sessionmaker[Session], message_id: int, now: datetime
+    session_factory: sessionmaker[Session],
+    message_id: int,
+    now: datetime,
+    clock: Callable[[], datetime] = utcnow,
 ) -> tuple[Claimed, str] | None:
+    """Take the message if it is due at ``now``; the lease runs from ``clock()``, read
+    here: a pass that started long ago (slow channels) must not hand out a lease that
+    is already over, which another deliverer would recover and send again."""
     token = uuid.uuid4().hex
     with transaction(session_factory) as session:
         result = session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id == message_id, is_due(now))
-            .values(status="sending", claimed_at=now, claim_token=token),
+            .values(status="sending", claimed_at=clock(), claim_token=token),
             execution_options={"synchronize_session": False},
         )
         if rowcount(result) != 1:

@@ -10,6 +10,12 @@ enqueued for every channel in the same transaction (the caller commits).
 
 Idempotent: the episode state lives in the database and replaying the same buckets from
 it gives no new transition, and the outbox ignores an idempotency key it already has.
+Two runs at once (two service processes, or the service and ``mediawatch detect``) do
+not both open an episode: on PostgreSQL a run first takes a transaction-level advisory
+lock, so the second waits for the first to commit and then sees its episode; on every
+database a unique index on ``(cluster, onset_bucket)`` rejects a second episode for the
+same spike (on SQLite, where writers are serialised anyway, the losing run fails and
+writes nothing).
 
 ``backtest`` replays the same detector over an archive period without writing anything.
 """
@@ -22,9 +28,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from alerts.channels import delivery_names
 from alerts.counts import (
     BucketGrid,
     ClusterCounts,
@@ -35,6 +42,7 @@ from alerts.counts import (
 from alerts.episodes import BucketVerdict, EpisodePolicy, EpisodeState, Transition, advance
 from alerts.message import Alert, Headline
 from alerts.outbox import enqueue
+from alerts.render import report_command
 from alerts.spikes import SpikeParams, SpikeResult, detect_spikes
 from mediawatch.config import Config, DetectionConfig
 from storage.models import AlertEpisode
@@ -43,6 +51,8 @@ logger = logging.getLogger(__name__)
 
 EXTRA_HISTORY = timedelta(days=28)
 """Counted before the history window: day-of-week profile, and earlier buckets' flags."""
+DETECT_LOCK = 0x6D77_6465_7465_6374
+"""PostgreSQL advisory lock key ("mwdetect") that serialises detection runs."""
 
 
 @dataclass(frozen=True)
@@ -71,11 +81,6 @@ def policy_from_config(config: DetectionConfig) -> EpisodePolicy:
         update_factor=config.update_factor,
         backlog_fraction=config.backlog_fraction,
     )
-
-
-def trend_command(cluster: str) -> str:
-    quoted = cluster.replace('"', '\\"')
-    return f'mediawatch report --cluster "{quoted}" --by hour --since 3d'
 
 
 @dataclass(frozen=True)
@@ -123,10 +128,15 @@ def _verdicts(
 
 
 def run_detection(session: Session, config: Config, now: datetime) -> list[EpisodeChange]:
-    """Judge every configured cluster up to ``now``; write episodes and queue alerts."""
+    """Judge every configured cluster up to ``now``; write episodes and queue alerts.
+
+    On PostgreSQL this first takes the detect advisory lock for the rest of the caller's
+    transaction: a concurrent run waits here until this one commits or rolls back."""
     detection = config.detection
     if not config.clusters:
         return []
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": DETECT_LOCK})
     since = now - detection.history - EXTRA_HISTORY
     judged = _judge(session, config, since, now)
     grid = judged.grid
@@ -135,7 +145,7 @@ def run_detection(session: Session, config: Config, now: datetime) -> list[Episo
     clusters = list(judged.rows)
     backlog = backlog_stories(session, grid, grid.bucket_start(max(first, 0)), clusters)
     policy = policy_from_config(detection)
-    channels = [channel.name for channel in config.alerts.channels]
+    channels = delivery_names(config.alerts)
     changes: list[EpisodeChange] = []
     for cluster in clusters:
         per_bucket = backlog.get(cluster, {})
@@ -233,6 +243,7 @@ def _apply(
 
 def _copy_state(row: AlertEpisode, state: EpisodeState) -> None:
     row.status = state.status
+    row.observed = state.opening_count
     row.last_bucket = state.last_bucket
     row.peak_count = state.peak_count
     row.updates = state.updates
@@ -266,7 +277,7 @@ def _alert(
             for story in stories
         ),
         episode_id=episode_id,
-        trend_command=trend_command(cluster),
+        trend_command=report_command(cluster),
     )
 
 

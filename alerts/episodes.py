@@ -15,7 +15,9 @@ alert per ``open`` and ``update`` transition.
 * **cooldown**: no new episode opens in a bucket starting before ``closed_at + cooldown``.
 * A **partial** bucket (the current, incomplete one) may open an episode early (its count
   can only grow, so the verdict is conservative) but never updates or counts as quiet; the
-  state does not move past it, so the next run judges it again once complete.
+  state does not move past it, so the next run judges it again once complete. That
+  completed onset bucket only refreshes the opening and peak counts: it is the same news,
+  never an update.
 
 Replaying the same verdicts from the same state gives the same transitions: that is what
 makes the detect job idempotent.
@@ -126,6 +128,15 @@ def _step(
 
     # An open episode.
     peak = max(state.peak_count, verdict.count)
+    if verdict.start == state.onset_bucket:
+        # Opened early from this bucket while partial; now complete: the same news.
+        refreshed = replace(
+            state,
+            last_bucket=verdict.start,
+            opening_count=max(state.opening_count, verdict.count),
+            peak_count=peak,
+        )
+        return refreshed, None
     if is_quiet(verdict, policy):
         quiet = state.quiet_buckets + 1
         if quiet >= policy.close_after:

@@ -9,7 +9,10 @@ second enqueue of the same alert a no-op, on SQLite and PostgreSQL alike.
 1. messages left ``sending`` past their lease (a crash mid-send) go back to pending;
 2. each due pending message is *claimed* by one conditional UPDATE
    (``status='pending' -> 'sending'`` with ``claimed_at`` and a random ``claim_token``),
-   committed before sending: two deliverers never take the same message;
+   committed before sending: two deliverers never take the same message. The lease runs
+   from the claim itself (``now`` plus the time the pass has taken so far), not from
+   the start of the pass, so a long pass over slow channels never claims a message
+   whose lease has already run out;
 3. it is sent with no database transaction open;
 4. it is marked ``sent`` (only if the claim is still ours) right after the channel
    accepted it; on failure it goes back to pending with ``attempts + 1`` and an
@@ -39,7 +42,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import random
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -50,6 +54,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from alerts.channels import resolve_channel
 from alerts.channels.base import Channel, RateLimitedError
 from alerts.claims import (
     LEASE,
@@ -206,8 +211,15 @@ def deliver_due(
     limit: int = 50,
     lease: timedelta = LEASE,
     rng: random.Random | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> DeliveryReport:
-    """One delivery pass: at most ``limit`` due messages per channel. See the module doc."""
+    """One delivery pass: at most ``limit`` due messages per channel. See the module doc.
+
+    ``now`` decides what is due; ``clock`` stamps each claim (by default ``now`` plus
+    the time elapsed since the pass started, i.e. the time of the claim on ``now``'s
+    clock, whether that is the wall clock or a service's own)."""
+    if clock is None:
+        clock = _elapsed_since(now)
     report = DeliveryReport()
     report.recovered = recover_interrupted(session_factory, now, lease)
     with session_factory() as session:
@@ -218,7 +230,14 @@ def deliver_due(
         )
     for channel_name in due_channels:
         _deliver_channel(
-            session_factory, channel_name, channels.get(channel_name), now, limit, rng, report
+            session_factory,
+            channel_name,
+            resolve_channel(channels, channel_name),
+            now,
+            clock,
+            limit,
+            rng,
+            report,
         )
     if report.sent or report.retrying or report.failed or report.recovered:
         logger.info("outbox: %s", report)
@@ -230,6 +249,7 @@ def _deliver_channel(
     channel_name: str,
     channel: Channel | None,
     now: datetime,
+    clock: Callable[[], datetime],
     limit: int,
     rng: random.Random | None,
     report: DeliveryReport,
@@ -244,7 +264,7 @@ def _deliver_channel(
             )
         )
     for message_id in ids:
-        claimed = claim(session_factory, message_id, now)
+        claimed = claim(session_factory, message_id, now, clock)
         if claimed is None:
             report.deferred += 1  # another deliverer took it, or it was deferred
             continue
@@ -267,6 +287,11 @@ def _deliver_channel(
         # The channel is down: its other due messages wait with this one.
         report.deferred += defer_channel(session_factory, channel_name, now, next_attempt_at)
         return
+
+
+def _elapsed_since(now: datetime) -> Callable[[], datetime]:
+    started = time.monotonic()
+    return lambda: now + timedelta(seconds=time.monotonic() - started)
 
 
 def _send(message: Claimed, channel: Channel | None) -> tuple[str, float | None, bool] | None:

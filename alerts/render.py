@@ -112,7 +112,12 @@ def trend_command(alert: Alert) -> str:
     """The command that shows the trend (the alert's own, else a sensible default)."""
     if alert.trend_command:
         return one_line(alert.trend_command)
-    return f"mediawatch report --by hour --since 3d --cluster {shlex.quote(alert.cluster)}"
+    return report_command(alert.cluster)
+
+
+def report_command(cluster: str) -> str:
+    """The shell command that shows ``cluster``'s trend (the name quoted for a shell)."""
+    return f"mediawatch report --by hour --since 3d --cluster {shlex.quote(cluster)}"
 
 
 def safe_url(url: str) -> str | None:

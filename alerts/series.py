@@ -6,6 +6,8 @@ laid from the first timestamp, values falling in the same bucket are added up an
 missing buckets count 0. Spike onsets are the ``open`` transitions of the same episode
 rules as the service (hysteresis, cooldown), so a long spike is reported once.
 ``score`` is ``-log10`` of the onset bucket's tail probability (3 = one in a thousand).
+A series that would need more than ``MAX_BUCKETS`` buckets (a far-off timestamp among
+close ones) is refused with a ``SeriesError`` instead of allocating them.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from alerts.episodes import BucketVerdict, EpisodePolicy, advance
 from alerts.spikes import SpikeParams, detect_spikes, score
 
 logger = logging.getLogger(__name__)
+
+MAX_BUCKETS = 1_000_000
 
 
 class SeriesError(ValueError):
@@ -79,7 +83,19 @@ def read_series(lines: Iterable[str]) -> Series:
         counts.append(value)
     if not counts:
         raise SeriesError("the series has no rows after the header")
+    check_span(times, infer_bucket(times))
     return Series(labels, times, counts)
+
+
+def check_span(times: list[datetime], width: timedelta) -> None:
+    """Refuse a series spanning more than ``MAX_BUCKETS`` buckets of ``width``."""
+    span = max(times) - min(times)
+    buckets = span // width + 1
+    if buckets > MAX_BUCKETS:
+        raise SeriesError(
+            f"the timestamps span {span.days} days in {int(width.total_seconds())}s buckets: "
+            f"{buckets} buckets, more than {MAX_BUCKETS:,} (a far-off or mistyped timestamp?)"
+        )
 
 
 def parse_timestamp(text: str, line: int = 0) -> datetime:
@@ -111,6 +127,7 @@ def find_onsets(
 ) -> list[Onset]:
     """Spike onsets of the series, oldest first."""
     width = bucket or infer_bucket(series.times)
+    check_span(series.times, width)
     start = min(series.times)
     positions = [round((t - start) / width) for t in series.times]
     counts = np.zeros(max(positions) + 1)

@@ -182,9 +182,10 @@ def parse_json_feed(body: bytes, url: str) -> ParsedFeed:
         if not summary and item.get("content_html"):
             summary = html_to_text(str(item["content_html"]))
         authors = item.get("authors") or ([item["author"]] if item.get("author") else [])
-        author = next(
-            (a.get("name") for a in authors if isinstance(a, dict) and a.get("name")), None
-        )
+        if not isinstance(authors, list):
+            authors = [authors]
+        names = (_text(a.get("name")) for a in authors if isinstance(a, dict))
+        author = next((name for name in names if name), None)  # names may be numbers
         entries.append(
             FeedEntry(
                 link=link,

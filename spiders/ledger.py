@@ -83,7 +83,12 @@ class PollLedger:
                 fields["ttl"] = str(found.ttl.total_seconds())
             if found.retry_after is not None:
                 fields["retry_after"] = str(found.retry_after.total_seconds())
-        counts = {"entries": found.entries, "known": found.known, "followed": found.followed}
+        counts = {
+            "entries": found.entries,
+            "known": found.known,
+            "followed": found.followed,
+            "capped": int(found.capped),
+        }
         times = [moment.isoformat() for moment in found.entry_times]
         return self.apply(poll_id, spawned - 1, fields=fields, counts=counts, times=times)
 
@@ -133,6 +138,9 @@ class PollLedger:
         for name in ("entries", "known", "followed", "new", "duplicates"):
             setattr(result, name, int(data.get(name) or 0))
         result.entry_times = [datetime.fromisoformat(_str(t)) for t in times]
+        # The ledger is read once no request is outstanding: every followed page settled.
+        result.settled = result.followed
+        result.capped = int(data.get("capped") or 0) > 0
         return result
 
     def close(self, poll_id: str) -> None:

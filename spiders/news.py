@@ -225,6 +225,7 @@ class NewsSpider(scrapy.Spider):
                 len(fresh),
             )
             fresh = fresh[: self.max_articles]
+            result.capped = True  # the rest wait for the next poll (see record_poll)
         for url, (target, entry) in fresh:
             self._asked.add(url)
             result.followed += 1
@@ -301,13 +302,21 @@ class NewsSpider(scrapy.Spider):
         )
 
 
+PAGE_DATE_AGREES = timedelta(hours=36)
+"""A page date this close to the feed's timestamp is taken to be the same moment."""
+
+
 def _published(page: datetime | None, feed: datetime | None) -> datetime | None:
-    """The page's own date, unless it is only a day the feed gives with a time."""
+    """The feed's timestamp when the page's date agrees with it, else the page's date.
+
+    The feed's is exact UTC; a page date is often a bare day (local midnight) or a time
+    without zone taken as UTC, so it only wins when it is far from the feed's (a feed
+    that stamps every entry with its build time) or the feed has none."""
     if page is None:
         return feed
-    if feed is not None and page.time() == datetime.min.time() and page.date() == feed.date():
-        return feed
-    return page
+    if feed is None or abs(page - feed) > PAGE_DATE_AGREES:
+        return page
+    return feed
 
 
 def _entry_title(entry: FeedEntry) -> str:

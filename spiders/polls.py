@@ -44,6 +44,10 @@ class PollResult:
     """New entries whose pages were asked for."""
     settled: int = 0
     """Followed entries whose page answered or failed (and so reached the pipeline)."""
+    failed: int = 0
+    """Articles of this poll the store could not write."""
+    capped: bool = False
+    """More new entries than ``max_articles_per_poll``: the rest wait for the next poll."""
     new: int = 0
     duplicates: int = 0
     entry_times: list[datetime] = field(default_factory=list)
@@ -57,8 +61,10 @@ class PollResult:
 
     @property
     def unfinished(self) -> bool:
-        """The crawl ended (stopped, timed out) before every followed page was handled."""
-        return self.settled < self.followed
+        """Some new entries are not stored: the crawl ended (stopped, timed out) before
+        every followed page was handled, the store could not write some, or the cap
+        left some for the next poll."""
+        return self.settled < self.followed or self.failed > 0 or self.capped
 
     def succeed(self, http_status: int, status: Status = "ok") -> None:
         self.status, self.http_status, self.error = status, http_status, None
@@ -122,7 +128,7 @@ def record_poll(
             source.etag = result.etag
             source.last_modified = result.last_modified
         if result.unfinished:
-            # Some pages were never handled: forget the validators so the next poll gets
+            # Some entries were not stored: forget the validators so the next poll gets
             # the whole feed again (a 304 would hide the entries we did not store), and
             # make the source due at once.
             source.etag = source.last_modified = None

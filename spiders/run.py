@@ -6,6 +6,11 @@ The Twisted reactor starts once per process, so ``run_crawl`` runs once per proc
 Polls are recorded after the store has flushed its last batch, in one transaction: a
 crawl killed half-way records nothing, its sources stay due, and the next run skips
 the articles already stored (``known_urls``) while a lost ETag costs one full fetch.
+A source some of whose articles the store could not write is recorded as unfinished
+(no validators, due at once), with an error in its summary row.
+
+Each run first syncs the sources table with the config (as ``init`` does), so a source
+added to config.toml is crawled without running ``init`` again.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mediawatch.config import Config, SourceConfig
@@ -27,7 +33,7 @@ from spiders.store import ArticleStore
 from storage.clock import utcnow
 from storage.engine import session_factory, transaction
 from storage.models import Source
-from storage.queries import due_sources, known_urls, list_sources
+from storage.queries import due_sources, known_urls, list_sources, sync_sources
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +87,11 @@ def run_crawl(
     from spiders.settings import crawler_settings
 
     factory = session_factory(engine)
+    try:
+        with transaction(factory) as session:
+            sync_sources(session, config.sources, now, config.crawl.min_interval * 3)
+    except IntegrityError:  # another crawl added the same new source a moment ago
+        logger.info("sources were synced by another crawl meanwhile")
     configured = {source.name: source for source in config.sources}
     with factory() as session:
         rows = _pick(session, due_only=due_only, names=names, now=now)
@@ -125,8 +136,13 @@ def run_crawl(
     with transaction(factory) as session:
         for name in sorted(results):
             result = results[name]
-            result.new, result.duplicates = _counts(store, name)
+            result.new, result.duplicates, result.failed = _counts(store, name)
             result.finished_at = finished
+            if result.failed and result.status != "error":
+                result.error = (
+                    f"{result.failed} article(s) could not be stored (see the log); "
+                    "the source is polled again"
+                )
             if not result.answered:
                 logger.warning("source %s: no answer before the crawl ended; still due", name)
                 summaries.append(_summary(result, None))
@@ -161,11 +177,11 @@ def source_job(row: Source, source: SourceConfig | None, config: Config) -> Sour
     )
 
 
-def _counts(store: ArticleStore, name: str) -> tuple[int, int]:
+def _counts(store: ArticleStore, name: str) -> tuple[int, int, int]:
     counts = store.counts.get(name)
     if counts is None:
-        return 0, 0
-    return int(counts.new), int(counts.duplicates)
+        return 0, 0, 0
+    return int(counts.new), int(counts.duplicates), int(counts.failed)
 
 
 def _summary(result: PollResult, next_poll_at: datetime | None) -> SourceSummary:

@@ -11,6 +11,12 @@
   concurrent crawl still wins a race (IntegrityError on the unique URL), the batch is
   rolled back and written again item by item, each in its own transaction, and the
   losers count as already known. A URL is never stored twice.
+- **A batch that fails otherwise** (database locked, connection dropped, a value the
+  database rejects) is written again item by item too; an item that still fails is
+  logged and counted in ``counts[source].failed``, and the crawl must not record that
+  source's poll as complete (``spiders.run`` makes it due again, without validators).
+  ``isolate_failures=False`` lets such a batch's error propagate instead (the workers
+  of distributed mode then leave the batch's polls unsettled).
 - ``story_id`` is the article's own id for the first article of a story, the
   original's story id for a duplicate (``duplicate_of_id`` = the original). Mentions
   copy ``seen_at`` and ``story_id``; ``Mention.hits`` is the cluster's hit count (the
@@ -26,6 +32,7 @@ not compared for near-duplicates (only their URLs are caught); an article whose
 from __future__ import annotations
 
 import logging
+import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -34,7 +41,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from spiders.canonical import canonical_url, site_of
@@ -58,6 +65,8 @@ BATCH_SIZE = 50
 WINDOW = timedelta(days=7)
 FUTURE_SLACK = timedelta(hours=1)
 EARLIEST_PLAUSIBLE = datetime(1995, 1, 1)
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+"""C0 control characters but tab, newline and carriage return (PostgreSQL rejects NUL)."""
 
 
 class ClusterMatchLike(Protocol):
@@ -89,6 +98,8 @@ class StoreCounts:
     new: int = 0
     duplicates: int = 0
     known: int = 0
+    failed: int = 0
+    """Not stored: the database refused the write (see ``ArticleStore.flush``)."""
 
     def record(self, outcome: StoreOutcome, step: int = 1) -> None:
         if outcome is StoreOutcome.NEW:
@@ -117,22 +128,28 @@ def seen_at(published_at: datetime | None, fetched_at: datetime, now: datetime) 
     return published_at
 
 
+def strip_controls(text: str) -> str:
+    """``text`` without C0 control characters (NUL...), keeping tab, newline and CR."""
+    return _CONTROLS.sub("", text)
+
+
 def normalise_item(item: ArticleItem) -> ArticleItem:
-    """Tidy what the spiders hand over: canonical URL, one-line title, publisher, language."""
+    """Tidy what the spiders hand over: canonical URL, one-line title, publisher, language;
+    no control characters in the text fields."""
     try:
         url = canonical_url(item.url)
     except ValueError:
         url = item.url.strip()
-    text = (item.text or "").strip() or None
-    summary = (item.summary or "").strip() or None
-    publisher = " ".join(item.publisher.split()) or site_of(url) or item.source_name
+    text = strip_controls(item.text or "").strip() or None
+    summary = strip_controls(item.summary or "").strip() or None
+    publisher = " ".join(strip_controls(item.publisher).split()) or site_of(url) or item.source_name
     return replace(
         item,
         url=url,
-        title=" ".join(item.title.split()),
+        title=" ".join(strip_controls(item.title).split()),
         text=text,
         summary=summary,
-        author=(item.author or "").strip()[:1000] or None,
+        author=strip_controls(item.author or "").strip()[:1000] or None,
         publisher=publisher[:300],
         language=normalise_language(item.language),
     )
@@ -149,8 +166,10 @@ class ArticleStore:
         *,
         batch_size: int = BATCH_SIZE,
         window: timedelta = WINDOW,
+        isolate_failures: bool = True,
     ) -> None:
         self.session_factory = session_factory
+        self.isolate_failures = isolate_failures
         self.watchlist = watchlist
         self.now_fn = now_fn
         self.batch_size = batch_size
@@ -172,6 +191,7 @@ class ArticleStore:
             total.new += counts.new
             total.duplicates += counts.duplicates
             total.known += counts.known
+            total.failed += counts.failed
         return total
 
     def open(self) -> None:
@@ -224,7 +244,7 @@ class ArticleStore:
         return outcome
 
     def flush(self) -> None:
-        """Write the buffered articles (one transaction; item by item after a race)."""
+        """Write the buffered articles (one transaction; item by item after an error)."""
         pending, self._pending = self._pending, []
         if not pending:
             return
@@ -235,16 +255,27 @@ class ArticleStore:
             logger.info(
                 "a batch of %d raced another writer (%s); storing one by one",
                 len(pending),
-                str(exc.orig).splitlines()[0],
+                _reason(exc),
             )
-            for entry in pending:
-                try:
-                    with transaction(self.session_factory) as session:
-                        self._stored.update(self._write(session, [entry]))
-                except IntegrityError:
-                    self._lost_to_known(entry)
+        except SQLAlchemyError as exc:
+            if not self.isolate_failures:
+                raise
+            logger.warning(
+                "writing a batch of %d articles failed (%s); storing one by one",
+                len(pending),
+                _reason(exc),
+            )
         else:
             self._stored.update(written)
+            return
+        for entry in pending:
+            try:
+                with transaction(self.session_factory) as session:
+                    self._stored.update(self._write(session, [entry]))
+            except IntegrityError:
+                self._lost_to_known(entry)
+            except SQLAlchemyError as exc:
+                self._failed(entry, exc)
 
     def close(self) -> None:
         self.flush()
@@ -324,6 +355,23 @@ class ArticleStore:
         entry.outcome = StoreOutcome.KNOWN
         logger.debug("%s was stored meanwhile by another crawl", entry.item.url)
 
+    def _failed(self, entry: _Pending, exc: SQLAlchemyError) -> None:
+        """``entry`` could not be written: count it, so its source is polled again."""
+        counts = self.counts[entry.item.source_name]
+        counts.record(entry.outcome, -1)
+        counts.failed += 1
+        logger.error(
+            "source %s: could not store %s: %s", entry.item.source_name, entry.item.url,
+            _reason(exc),
+        )  # fmt: skip
+
+
+def _reason(exc: SQLAlchemyError) -> str:
+    """The first line of the database's own message."""
+    orig = getattr(exc, "orig", None)
+    lines = str(orig if orig is not None else exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
 
 class StorePipeline:
     """Scrapy item pipeline around a ready ``ArticleStore``.
@@ -334,7 +382,7 @@ class StorePipeline:
         settings["ITEM_PIPELINES"] = {"spiders.store.StorePipeline": 500}
 
     Items must be ``spiders.items.ArticleItem``; anything else passes through untouched.
-    Per-source counts are in ``store.counts[source_name]`` (new, duplicates, known);
+    Per-source counts are in ``store.counts[source_name]`` (new, duplicates, known, failed);
     the spider's close flushes. Without the setting the pipeline is not configured."""
 
     def __init__(self, store: ArticleStore) -> None:

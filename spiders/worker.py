@@ -330,7 +330,11 @@ def run_worker(
     sessions = session_factory(engine)
     ledger = PollLedger(server, keys, ttl=config.cluster.lease * 2)
     recorder = PollRecorder(ledger, sessions, plan or fixed_plan(config.crawl.max_interval), clock)
-    store = SharedArticleStore(sessions, Watchlist.from_config(config.clusters), clock)
+    # A batch the database refuses must raise: its polls then stay unsettled (and due
+    # again after the lease) instead of being recorded as complete.
+    store = SharedArticleStore(
+        sessions, Watchlist.from_config(config.clusters), clock, isolate_failures=False
+    )
 
     def known(urls: Any) -> set[str]:
         with sessions() as session:

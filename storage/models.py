@@ -145,10 +145,16 @@ class Mention(Base):
 
 
 class AlertEpisode(Base):
-    """A spike of one cluster, from onset to close; one alert when it opens."""
+    """A spike of one cluster, from onset to close; one alert when it opens.
+
+    At most one episode per cluster and onset bucket (a unique index): two detection runs
+    racing to open the same spike cannot both write one, nor both queue its alert."""
 
     __tablename__ = "alert_episodes"
-    __table_args__ = (Index(None, "cluster", "opened_at"),)
+    __table_args__ = (
+        Index(None, "cluster", "opened_at"),
+        Index(None, "cluster", "onset_bucket", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     cluster: Mapped[str] = mapped_column(String(200))

@@ -235,6 +235,27 @@ def test_apprise_rejects_a_url_it_does_not_know() -> None:
         channel.send(ALERT, "7:open:apprise")
 
 
+def test_apprise_per_url_channel_sends_to_its_url_alone(slack_hook: SlackHook) -> None:
+    other = SlackHook()
+    other.start()
+    try:
+        config = cfg.AppriseChannel(type="apprise", urls_env="TEST_APPRISE_URLS")
+        environ = {"TEST_APPRISE_URLS": f"{slack_hook.apprise_url} {other.apprise_url}"}
+        channel = AppriseChannel(config, environ=environ)
+        other.fail(500)
+        with pytest.raises(DeliveryError, match=r"#2 \(JSON\) \(1 of 1 URLs"):
+            channel.only(2).send(ALERT, "7:open:apprise#2")
+        assert slack_hook.requests == []  # the working service is not sent it again
+        channel.only(1).send(ALERT, "7:open:apprise#1")
+        channel.only(2).send(ALERT, "7:open:apprise#2")
+        assert len(slack_hook.accepted) == 1 and len(other.accepted) == 1
+        assert channel.only(2).name == "apprise#2"
+        with pytest.raises(DeliveryError, match="has no URL #3 any more"):
+            channel.only(3).send(ALERT, "7:open:apprise#3")
+    finally:
+        other.stop()
+
+
 # -- console and the factory ------------------------------------------------------------
 
 

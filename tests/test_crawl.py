@@ -12,10 +12,11 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from newsroom import Newsroom
+from newsroom import Article, Feed, Newsroom
 from newsroom_content import (
     HOSTILE,
     HOSTILE_PAGES,
@@ -41,16 +42,23 @@ terms = ["Peshmerga"]
 
 
 def write_config(
-    path: Path, room: Newsroom, *, allow_private: bool = True, names: set[str] | None = None
+    path: Path,
+    room: Newsroom,
+    *,
+    allow_private: bool = True,
+    names: set[str] | None = None,
+    crawl: str = "",
+    sources: str = "",
 ) -> Path:
+    """``crawl``: more lines of the [crawl] section; ``sources``: more [[sources]]."""
     db = path.parent / "data" / "mediawatch.db"
     path.write_text(
         f'[storage]\nurl = "sqlite:///{db}"\n\n[crawl]\n'
         f"allow_private_networks = {'true' if allow_private else 'false'}\n"
         'timeout = "2s"\ndelay = "1ms"\nconcurrency_per_domain = 8\n'
         'max_response_bytes = 2000000\nuser_agent = "mediawatch-test/0.1"\n'
-        'contact_url = "https://example.org/mediawatch-bot"\n'
-        f"{CLUSTERS}\n{sources_toml(room, names)}",
+        f'contact_url = "https://example.org/mediawatch-bot"\n{crawl}'
+        f"{CLUSTERS}\n{sources_toml(room, names)}\n{sources}",
         encoding="utf-8",
     )
     return path
@@ -189,7 +197,9 @@ def test_the_redirected_and_rate_limited_pages_are_fetched(crawled: Crawled) -> 
 
 def test_hostile_sources_are_survived_in_bounded_time_and_memory(crawled: Crawled) -> None:
     summary = _summary(crawled.first)
-    assert crawled.first.seconds < 60
+    # Generous on purpose: the slow page and the timeouts bound the crawl, but a loaded
+    # 2-core CI box can take several times longer than a laptop.
+    assert crawled.first.seconds < 150
     assert crawled.first.peak_mb < 600
     for name in HOSTILE:
         assert summary[name]["status"] == "error", name
@@ -261,5 +271,53 @@ def test_crawl_flags_are_checked(tmp_path: Path) -> None:
         one = mediawatch(config, "crawl", "--due", "--source", "Newsroom Daily RSS",
                          "--format", "json")  # fmt: skip
         assert _summary(one)["Newsroom Daily RSS"]["status"] == "ok"
+    finally:
+        room.stop()
+
+
+def test_a_capped_poll_leaves_the_rest_for_the_next_poll(tmp_path: Path) -> None:
+    room = Newsroom().start()
+    try:
+        stories = [
+            Article(0, f"/capped/{n}.html", f"Capped story number {n}",
+                    (f"Paragraph of capped story {n} about the Interior Ministry.",),
+                    published=datetime.now(UTC).replace(tzinfo=None) - timedelta(hours=n),
+                    summary=f"Summary of capped story {n}.")
+            for n in range(5)
+        ]  # fmt: skip
+        for story in stories:
+            room.add_article(story)
+        room.add_feed(Feed(0, "/feeds/capped.xml", "rss", "Capped", stories))
+        source = f'[[sources]]\nname = "Capped"\nurl = "{room.url("/feeds/capped.xml")}"\n'
+        config = write_config(tmp_path / "config.toml", room, names=set(),
+                              crawl="max_articles_per_poll = 3\n", sources=source)  # fmt: skip
+        assert mediawatch(config, "init").code == 0
+        runs = [_summary(mediawatch(config, "crawl", "--once", "--format", "json"))["Capped"]
+                for _ in range(3)]  # fmt: skip
+        assert [(row["status"], row["new"]) for row in runs] == [
+            ("ok", 3),
+            ("ok", 2),  # the feed is unchanged: no 304, as the first poll was capped
+            ("not_modified", 0),
+        ]
+        exported = mediawatch(config, "export", "--format", "jsonl").out.splitlines()
+        assert {json.loads(line)["url"] for line in exported} == {
+            canonical_url(room.url(story.path)) for story in stories
+        }
+    finally:
+        room.stop()
+
+
+def test_crawl_once_crawls_a_source_added_after_init(tmp_path: Path) -> None:
+    room = Newsroom().start()
+    try:
+        build_standard(room)
+        path = tmp_path / "config.toml"
+        write_config(path, room, names={"Newsroom Daily Arabic Atom"})
+        assert mediawatch(path, "init").code == 0
+        write_config(path, room, names={"Newsroom Daily Arabic Atom", "Wire Review JSON"})
+        summary = _summary(mediawatch(path, "crawl", "--once", "--format", "json"))
+        assert set(summary) == {"Newsroom Daily Arabic Atom", "Wire Review JSON"}
+        added = summary["Wire Review JSON"]
+        assert added["status"] == "ok" and int(added["new"]) > 0  # type: ignore[call-overload]
     finally:
         room.stop()

@@ -4,15 +4,19 @@ several sources open one episode and queue one alert per channel, exactly once."
 from __future__ import annotations
 
 import random
+import shlex
+import threading
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
+from sqlalchemy.exc import IntegrityError
 
 from alerts.detect import backtest, run_detection
 from alerts.message import Alert
 from mediawatch.config import Config, parse_config
-from storage.engine import session_factory, transaction
+from storage.engine import make_engine, session_factory, transaction
+from storage.migrate import upgrade
 from storage.models import AlertEpisode, Article, Mention, OutboxMessage, Poll, Source
 
 CLUSTER = "Interior Ministry"
@@ -182,7 +186,7 @@ def test_a_burst_of_stories_from_several_sources_opens_one_episode(
     top = alert.headlines[0]  # the story with a reprint is the most covered, shown once
     assert top.publisher == PUBLISHERS[0] and "copy" not in top.url
     assert all(h.publisher in PUBLISHERS for h in alert.headlines)
-    assert alert.trend_command == f'mediawatch report --cluster "{CLUSTER}" --by hour --since 3d'
+    assert alert.trend_command == f"mediawatch report --by hour --since 3d --cluster '{CLUSTER}'"
     assert alert.bucket_start == burst_hour(now)
 
     # The same data again, and again a few minutes later: nothing new.
@@ -256,3 +260,118 @@ def test_backtest_reports_what_would_have_fired_without_writing(
     assert episodes(migrated_engine) == []
     with session_factory(migrated_engine)() as session:
         assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+
+
+def test_the_trend_command_is_shell_safe() -> None:
+    from alerts.render import report_command
+
+    name = "Ministry \"of\" $(rm -rf ~) `x` 'y'"
+    assert shlex.split(report_command(name))[-2:] == ["--cluster", name]
+
+
+def test_an_early_episode_is_not_updated_when_its_own_bucket_completes(
+    migrated_engine: Engine, newsroom: Newsroom, now: datetime
+) -> None:
+    config = make_config()
+    current = now.replace(minute=0)  # 12:00-13:00, partial until 13:00
+    for i in range(16):
+        newsroom.story(current + timedelta(minutes=i), PUBLISHERS[i % 5])
+    early = now + timedelta(minutes=25)
+    assert [c.kind for c in detect(migrated_engine, config, early)] == ["open"]
+    # The rest of the hour brings more than as many again: still the same news.
+    for i in range(20):
+        newsroom.story(current + timedelta(minutes=30 + i), PUBLISHERS[i % 5])
+    assert detect(migrated_engine, config, now + timedelta(hours=1, minutes=5)) == []
+    assert [row.kind for row in outbox(migrated_engine)] == ["open", "open"]
+    [episode] = episodes(migrated_engine)
+    assert (episode.observed, episode.peak_count, episode.updates) == (36, 36, 0)
+
+
+@pytest.mark.postgres
+def test_two_detection_runs_at_once_open_one_episode(postgres_url: str, now: datetime) -> None:
+    engine = make_engine(postgres_url)
+    upgrade(engine)
+    try:
+        room = Newsroom(engine)
+        room.background(now, days=16)
+        for i in range(16):
+            room.story(burst_hour(now) + timedelta(minutes=3 * i), PUBLISHERS[i % 5])
+        config = make_config()
+        start = threading.Barrier(2)
+        results: list[list[object]] = []
+        errors: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                with transaction(session_factory(engine)) as session:
+                    start.wait()
+                    results.append(list(run_detection(session, config, now)))
+            except BaseException as exc:  # surfaced below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=run) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert errors == []
+        assert sorted(len(changes) for changes in results) == [0, 1]
+        assert len(episodes(engine)) == 1
+        assert sorted(row.channel for row in outbox(engine)) == ["console", "slack"]
+    finally:
+        engine.dispose()
+
+
+def test_a_second_episode_for_the_same_onset_is_refused(
+    migrated_engine: Engine, now: datetime
+) -> None:
+    def episode(session) -> AlertEpisode:  # type: ignore[no-untyped-def]
+        return AlertEpisode(
+            cluster=CLUSTER,
+            status="open",
+            onset_bucket=burst_hour(now),
+            opened_at=now,
+            last_bucket=burst_hour(now),
+            observed=16,
+            expected=2.0,
+            tail_probability=1e-6,
+            peak_count=16,
+        )
+
+    factory = session_factory(migrated_engine)
+    with transaction(factory) as session:
+        session.add(episode(session))
+    with pytest.raises(IntegrityError), transaction(factory) as session:
+        session.add(episode(session))
+        session.flush()
+    assert len(episodes(migrated_engine)) == 1
+
+
+def test_upgrading_merges_episodes_the_race_duplicated(db_url: str, now: datetime) -> None:
+    engine = make_engine(db_url)
+    try:
+        upgrade(engine, "0004")
+        episode = (
+            "INSERT INTO alert_episodes (id, cluster, status, onset_bucket, opened_at,"
+            " last_bucket, observed, expected, tail_probability, peak_count, sources, updates,"
+            " quiet_buckets) VALUES (:id, :cluster, 'open', :at, :at, :at, 16, 2.0, 1e-6, 16,"
+            " 4, 0, 0)"
+        )
+        message = (
+            "INSERT INTO alert_outbox (idempotency_key, episode_id, channel, kind, payload,"
+            " status, attempts, next_attempt_at, created_at) VALUES (:key, :id, 'console',"
+            " 'open', '{}', 'sent', 0, :at, :at)"
+        )
+        with engine.begin() as connection:
+            for id_, cluster in ((1, CLUSTER), (2, CLUSTER), (3, "PMF")):
+                connection.execute(text(episode), {"id": id_, "cluster": cluster, "at": now})
+                connection.execute(text(message), {"key": f"{id_}:open", "id": id_, "at": now})
+        upgrade(engine)
+        assert sorted((e.id, e.cluster) for e in episodes(engine)) == [(1, CLUSTER), (3, "PMF")]
+        assert [(m.idempotency_key, m.episode_id) for m in outbox(engine)] == [
+            ("1:open", 1),
+            ("2:open", 1),
+            ("3:open", 3),
+        ]
+    finally:
+        engine.dispose()

@@ -98,6 +98,10 @@ def test_config_values_are_used_when_there_is_a_config(cli, write_config, tmp_pa
         ("timestamp,count\n2025-01-01T00:00,abc\n", "line 2: count 'abc' is not a number"),
         ("timestamp,count\nyesterday,3\n", "line 2: 'yesterday' is not a timestamp"),
         ("timestamp,count\n", "no rows"),
+        (
+            "timestamp,count\n0,1\n1,2\n2,3\n4000000000,4\n",
+            "4000000001 buckets, more than 1,000,000",
+        ),
     ],
 )
 def test_bad_series_is_one_line(cli, tmp_path: Path, body: str, message: str) -> None:
@@ -107,3 +111,14 @@ def test_bad_series_is_one_line(cli, tmp_path: Path, body: str, message: str) ->
     assert result.code == 2
     assert message in result.err
     assert len(result.err.strip().splitlines()) == 1
+
+
+def test_find_onsets_refuses_a_span_of_too_many_buckets() -> None:
+    from alerts.episodes import EpisodePolicy
+    from alerts.series import Series, SeriesError, find_onsets
+    from alerts.spikes import SpikeParams
+
+    times = [START, START + timedelta(days=365)]
+    series = Series(["a", "b"], times, [1.0, 2.0])
+    with pytest.raises(SeriesError, match="more than 1,000,000"):
+        find_onsets(series, SpikeParams(), EpisodePolicy(), bucket=timedelta(seconds=1))

@@ -91,8 +91,23 @@ def test_a_partial_bucket_may_open_early_and_is_judged_again_when_complete() -> 
     state, transitions = advance(None, complete, POLICY, partial)
     assert kinds(transitions) == [("open", 2)]
     assert state is not None and state.last_bucket == T0 + HOUR
-    # Same partial again: nothing new. Completed with twice the count: the update.
+    # Same partial again: nothing new.
     _, transitions = advance(state, complete, POLICY, partial)
     assert transitions == []
-    _, transitions = advance(state, [*complete, bucket(2, 20, 1e-9)], POLICY)
-    assert kinds(transitions) == [("update", 2)]
+
+
+def test_the_completed_onset_bucket_refreshes_the_counts_without_an_update() -> None:
+    complete = series(QUIET, QUIET)
+    state, transitions = advance(None, complete, POLICY, bucket(2, 9, 1e-5))
+    assert kinds(transitions) == [("open", 2)]
+    # The bucket it opened from, complete with more than twice the count: the same news.
+    state, transitions = advance(state, [*complete, bucket(2, 20, 1e-9)], POLICY)
+    assert transitions == []
+    assert state is not None and state.status == "open"
+    assert (state.opening_count, state.peak_count, state.updates) == (20, 20, 0)
+    assert state.last_bucket == T0 + 2 * HOUR
+    # Growth is measured from the complete onset count: 39 is not twice 20, 40 is.
+    _, transitions = advance(state, [bucket(3, 39, 1e-10)], POLICY)
+    assert transitions == []
+    _, transitions = advance(state, [bucket(3, 40, 1e-10)], POLICY)
+    assert kinds(transitions) == [("update", 3)]

@@ -14,6 +14,7 @@ from spiders.aggregators import (
     entry_publisher,
 )
 from spiders.feeds import parse_feed, ttl_hint
+from spiders.news import _published
 from spiders.politeness import parse_retry_after
 
 RSS = b"""<?xml version="1.0" encoding="utf-8"?>
@@ -102,6 +103,40 @@ def test_json_feed_is_parsed_by_hand() -> None:
     assert (entry.link, entry.summary, entry.author) == ("https://j.example/a", "Body x", "Kim")
     assert entry.published == datetime(2026, 11, 19, 8, 0)
     assert parse_feed(b"{not json", "https://j.example/f.json").error
+
+
+def test_json_feed_values_of_the_wrong_type_are_coerced() -> None:
+    items = [
+        {"url": "https://j.example/1", "title": 7, "summary": 3.5, "authors": [{"name": 42}]},
+        {"url": "https://j.example/2", "authors": {"name": "Not a list"}},
+        {"url": "https://j.example/3", "authors": 5, "author": {"name": "ignored"}},
+    ]
+    body = json.dumps({"version": "https://jsonfeed.org/version/1.1", "items": items}).encode()
+    first, second, third = parse_feed(body, "https://j.example/feed.json").entries
+    assert (first.title, first.summary, first.author) == ("7", "3.5", "42")
+    assert second.author == "Not a list"
+    assert third.author is None
+
+
+FEED_TIME = datetime(2026, 11, 19, 21, 30)
+
+
+@pytest.mark.parametrize(
+    ("page", "feed", "expected"),
+    [
+        (datetime(2026, 11, 20), FEED_TIME, FEED_TIME),  # a bare day, local midnight
+        (datetime(2026, 11, 19, 23, 30), FEED_TIME, FEED_TIME),  # a local time taken as UTC
+        (datetime(2026, 11, 18, 12, 0), FEED_TIME, FEED_TIME),  # within 36 hours
+        (datetime(2026, 11, 1, 9, 0), FEED_TIME, datetime(2026, 11, 1, 9, 0)),  # feed: build time
+        (datetime(2026, 11, 19), None, datetime(2026, 11, 19)),
+        (None, FEED_TIME, FEED_TIME),
+        (None, None, None),
+    ],
+)
+def test_the_feed_timestamp_wins_when_the_page_date_agrees(
+    page: datetime | None, feed: datetime | None, expected: datetime | None
+) -> None:
+    assert _published(page, feed) == expected
 
 
 def test_bozo_feed_with_entries_is_used() -> None:

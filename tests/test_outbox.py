@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from datetime import datetime, timedelta
 
 import pytest
@@ -13,7 +14,15 @@ from smtp_sink import SMTP_PASSWORD, SMTP_USER, SmtpSink, smtp_sink_fixture  # n
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from alerts.channels import Channel, EmailChannel, SlackChannel
+from alerts.channels import (
+    Channel,
+    EmailChannel,
+    SlackChannel,
+    build_channels,
+    delivery_names,
+    resolve_channel,
+)
+from alerts.claims import claim
 from alerts.message import Alert, Headline
 from alerts.outbox import (
     LEASE,
@@ -21,6 +30,7 @@ from alerts.outbox import (
     deliver_due,
     enqueue,
     idempotency_key,
+    recover_interrupted,
     retry_delay,
 )
 from mediawatch import config as cfg
@@ -399,3 +409,122 @@ def test_idempotency_key_for_alerts_without_an_episode(now: datetime) -> None:
     assert idempotency_key(alert, "email") == "digest:all:2026-11-20T00:00:email"
     long = Alert(**{**alert.__dict__, "cluster": "x" * 400})
     assert len(idempotency_key(long, "email")) <= 300
+
+
+def test_the_lease_starts_at_each_claim_not_at_the_start_of_the_pass(
+    sessions: sessionmaker[Session], now: datetime
+) -> None:
+    episodes = [new_episode(sessions, now, f"C{i}") for i in range(4)]
+    with transaction(sessions) as session:
+        for episode in episodes:
+            enqueue(session, make_alert(episode, now), ["slow"], now)
+    clock = [now]
+    recovered: list[int] = []
+
+    class Slow(Recorder):
+        """Three minutes per message (a slow SMTP server); meanwhile another deliverer
+        starts a pass and recovers whatever lease it finds expired."""
+
+        def send(self, alert: Alert, idempotency_key: str) -> None:
+            clock[0] += timedelta(minutes=3)
+            recovered.append(recover_interrupted(sessions, clock[0]))
+            super().send(alert, idempotency_key)
+
+    slow = Slow("slow")
+    report = deliver_due(sessions, {"slow": slow}, now, clock=lambda: clock[0])
+    assert report.sent == 4 and report.recovered == 0
+    assert recovered == [0, 0, 0, 0]  # the 3rd claim (at +6 min) was still leased at +9
+    assert sorted(slow.sent) == sorted(f"{e}:open:slow" for e in episodes)
+    assert {m.status for m in rows(sessions)} == {"sent"}
+
+
+def test_claim_stamps_the_lease_with_a_fresh_clock_reading(
+    sessions: sessionmaker[Session], now: datetime
+) -> None:
+    with transaction(sessions) as session:
+        enqueue(session, make_alert(new_episode(sessions, now), now), ["recorder"], now)
+    [message] = rows(sessions)
+    later = now + timedelta(minutes=7)
+    assert claim(sessions, message.id, now, clock=lambda: later) is not None
+    [message] = rows(sessions)
+    assert (message.status, message.claimed_at) == ("sending", later)
+
+
+def test_apprise_retries_only_the_url_that_failed(
+    sessions: sessionmaker[Session], now: datetime, slack_hook: SlackHook
+) -> None:
+    other = SlackHook()
+    other.start()
+    try:
+        environ = {"TEST_APPRISE_URLS": f"{slack_hook.apprise_url}, {other.apprise_url}"}
+        alerts = cfg.AlertsConfig.model_validate(
+            {"channels": [{"type": "apprise", "urls_env": "TEST_APPRISE_URLS"}]}
+        )
+        names = delivery_names(alerts, environ)
+        assert names == ["apprise#1", "apprise#2"]
+        with transaction(sessions) as session:
+            enqueue(session, make_alert(new_episode(sessions, now), now), names, now)
+        channels = build_channels(alerts, environ)
+        other.fail(500)
+
+        first = deliver_due(sessions, channels, now)
+        assert (first.sent, first.retrying) == (1, 1)
+        assert "#2" in first.errors["apprise#2"] and "127.0.0.1" not in first.errors["apprise#2"]
+        second = deliver_due(sessions, channels, now + MAX_DELAY)
+        assert (second.sent, second.retrying) == (1, 0)
+
+        assert len(slack_hook.requests) == 1  # the working service got it once
+        assert len(other.accepted) == 1 and len(other.requests) == 2
+        assert {(m.channel, m.status) for m in rows(sessions)} == {
+            ("apprise#1", "sent"),
+            ("apprise#2", "sent"),
+        }
+    finally:
+        other.stop()
+
+
+def test_apprise_delivery_names_and_resolution() -> None:
+    alerts = cfg.AlertsConfig.model_validate(
+        {
+            "channels": [
+                {"type": "apprise", "name": "ops", "urls_env": "OPS_URLS"},
+                {"type": "console"},
+            ]
+        }
+    )
+    assert delivery_names(alerts, {}) == ["ops", "console"]  # unset: one message, all URLs
+    assert delivery_names(alerts, {"OPS_URLS": "json://a.example"}) == ["ops", "console"]
+    channels = build_channels(alerts, {"OPS_URLS": "json://a json://b json://c"})
+    assert delivery_names(alerts, {"OPS_URLS": "json://a json://b json://c"}) == [
+        "ops#1",
+        "ops#2",
+        "ops#3",
+        "console",
+    ]
+    assert resolve_channel(channels, "ops") is channels["ops"]
+    part = resolve_channel(channels, "ops#3")
+    assert part is not None and part.name == "ops#3"
+    assert resolve_channel(channels, "console#1") is None
+    assert resolve_channel(channels, "ops#x") is None
+    assert resolve_channel(channels, "gone") is None
+
+
+def test_by_default_a_claim_is_stamped_with_now_plus_the_time_the_pass_took(
+    sessions: sessionmaker[Session], now: datetime
+) -> None:
+    for cluster in ("A", "B"):
+        with transaction(sessions) as session:
+            enqueue(session, make_alert(new_episode(sessions, now, cluster), now), ["r"], now)
+    leases: list[datetime] = []
+
+    class Leased(Recorder):
+        def send(self, alert: Alert, idempotency_key: str) -> None:
+            [row] = [m for m in rows(sessions) if m.status == "sending"]
+            assert row.claimed_at is not None
+            leases.append(row.claimed_at)
+            time.sleep(0.3)
+            super().send(alert, idempotency_key)
+
+    assert deliver_due(sessions, {"r": Leased("r")}, now).sent == 2
+    assert now <= leases[0] < now + timedelta(seconds=0.3)
+    assert now + timedelta(seconds=0.3) <= leases[1] < now + timedelta(seconds=30)

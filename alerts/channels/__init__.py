@@ -3,13 +3,19 @@
 ``build_channels(config.alerts)`` makes one channel per ``[[alerts.channels]]`` entry,
 keyed by its name. Building never fails on a missing secret: each channel reads its
 environment variable when it sends, so one broken channel never stops the others.
+
+``delivery_names`` is what detection queues an alert for: the channel names, except an
+apprise channel with several URLs, which gets one outbox message per URL (``name#1``
+...); ``resolve_channel`` finds the channel that delivers a message queued under such a
+name (see ``alerts.channels.apprise_channel``).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 
-from alerts.channels.apprise_channel import AppriseChannel
+from alerts.channels.apprise_channel import AppriseChannel, split_urls
 from alerts.channels.base import Channel, RateLimitedError, scrub
 from alerts.channels.console import ConsoleChannel
 from alerts.channels.email import EmailChannel
@@ -25,6 +31,8 @@ __all__ = [
     "SlackChannel",
     "build_channel",
     "build_channels",
+    "delivery_names",
+    "resolve_channel",
     "scrub",
 ]
 
@@ -48,3 +56,32 @@ def build_channels(
 ) -> dict[str, Channel]:
     """Every configured channel, by name, in config order."""
     return {channel.name: build_channel(channel, environ) for channel in alerts.channels}
+
+
+def delivery_names(alerts: cfg.AlertsConfig, environ: Mapping[str, str] | None = None) -> list[str]:
+    """The outbox channel names an alert goes to, in config order: each channel's name,
+    but ``name#1`` ... ``name#N`` for an apprise channel whose variable holds N > 1 URLs
+    (so each URL is delivered, and retried, on its own)."""
+    env = os.environ if environ is None else environ
+    names: list[str] = []
+    for channel in alerts.channels:
+        count = 0
+        if isinstance(channel, cfg.AppriseChannel):
+            count = len(split_urls(env.get(channel.urls_env, "")))
+        if count > 1:
+            names += [f"{channel.name}#{number}" for number in range(1, count + 1)]
+        else:
+            names.append(channel.name)
+    return names
+
+
+def resolve_channel(channels: Mapping[str, Channel], name: str) -> Channel | None:
+    """The channel that delivers messages queued under ``name``; None if none does."""
+    channel = channels.get(name)
+    if channel is not None:
+        return channel
+    base, _, number = name.rpartition("#")
+    parent = channels.get(base)
+    if isinstance(parent, AppriseChannel) and number.isdigit() and int(number) >= 1:
+        return parent.only(int(number))
+    return None

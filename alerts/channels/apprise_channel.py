@@ -3,6 +3,13 @@
 The apprise URLs carry tokens, so they come from the environment variable named by
 ``urls_env`` (several URLs separated by spaces or commas). ``notify`` answering False
 for any URL is a ``DeliveryError``; the message names the services, never the URLs.
+
+One outbox message per URL, so that a retry goes only where the alert has not arrived:
+detection queues an alert for an apprise channel ``name`` whose variable holds N > 1
+URLs as N messages, ``name#1`` ... ``name#N`` (``alerts.channels.delivery_names``), and
+each is sent to URL #i alone by ``channel.only(i)`` (``alerts.channels.resolve_channel``),
+with retries of its own. A message for plain ``name`` (one URL, or the variable was unset
+when the alert was queued) goes to every URL, and a retry repeats it at all of them.
 """
 
 from __future__ import annotations
@@ -27,16 +34,35 @@ def split_urls(value: str) -> list[str]:
 
 
 class AppriseChannel:
-    def __init__(self, config: AppriseConfig, environ: Mapping[str, str] | None = None) -> None:
-        self.name = config.name
+    def __init__(
+        self,
+        config: AppriseConfig,
+        environ: Mapping[str, str] | None = None,
+        url_number: int | None = None,
+    ) -> None:
+        self.name = config.name if url_number is None else f"{config.name}#{url_number}"
         self.config = config
         self._environ = environ
+        self.url_number = url_number
+        """Send to this URL (1-based) of the variable only; None: to every URL."""
+
+    def only(self, url_number: int) -> AppriseChannel:
+        """The same channel, sending to URL #``url_number`` alone (named ``name#N``)."""
+        return AppriseChannel(self.config, self._environ, url_number)
 
     def send(self, alert: Alert, idempotency_key: str) -> None:
         variable = self.config.urls_env
         urls = split_urls(secret_from_env(variable, "apprise URLs", self._environ))
+        chosen = list(enumerate(urls, start=1))
+        if self.url_number is not None:
+            if not 1 <= self.url_number <= len(urls):
+                raise DeliveryError(
+                    f"environment variable {variable} has no URL #{self.url_number} "
+                    f"any more (it holds {len(urls)})"
+                )
+            chosen = [chosen[self.url_number - 1]]
         services: list[tuple[str, apprise.Apprise]] = []
-        for index, url in enumerate(urls, start=1):
+        for index, url in chosen:
             one = apprise.Apprise()
             if not one.add(url):
                 raise DeliveryError(
@@ -58,7 +84,7 @@ class AppriseChannel:
             if not ok:
                 failed.append(label)
         if failed:
-            # Some services may have accepted: a retry repeats it there (at-least-once).
+            # Only a message for all URLs at once (plain ``name``) repeats the others.
             raise DeliveryError(
                 f"apprise could not notify {', '.join(failed)} "
                 f"({len(failed)} of {len(services)} URLs in {variable})"
