@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -58,20 +59,13 @@ def crawl(
             f"unknown source(s): {', '.join(unknown)} (see `mediawatch sources list`)"
         )
     engine = app_state.engine()
-    try:
-        if is_tty() and fmt in (None, "table"):
-            from rich.console import Console
+    progress: AbstractContextManager[object] = nullcontext()
+    if is_tty() and fmt in (None, "table"):
+        from rich.console import Console
 
-            with Console(stderr=True).status("crawling…", spinner="dots"):
-                summary = run_crawl(
-                    config,
-                    engine,
-                    due_only=due,
-                    names=names,
-                    now=utcnow(),
-                    plan=adaptive_plan(config.crawl),
-                )
-        else:
+        progress = Console(stderr=True).status("crawling…", spinner="dots")
+    try:
+        with progress:
             summary = run_crawl(
                 config,
                 engine,
