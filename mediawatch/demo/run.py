@@ -58,6 +58,7 @@ def run_demo(
     timeout: float = 100.0,
 ) -> DemoResult:
     started = time.monotonic()
+    workdir = workdir.resolve()  # the config it writes works from any folder
     workdir.mkdir(parents=True, exist_ok=True)
     now = utcnow()
     room = DemoNewsroom().start()
