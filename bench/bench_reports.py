@@ -33,10 +33,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import Engine, create_engine, func, select, text
 
 from bench.archive import CLUSTER_TERMS, DAYS, START, clusters, generate
+from mediawatch.mentions import matchable_text
 from mediawatch.watchlist import Watchlist
 from reports.rematch import rematch
 from reports.search import SearchFilters, cluster_rules, search
-from reports.search_index import matchable_text, sync_search_index
+from reports.search_index import sync_search_index
 from reports.trends import Period, cluster_trends
 from storage.engine import make_engine, session_factory
 from storage.migrate import upgrade

@@ -5,44 +5,28 @@ mentions of stored articles are recomputed so that history, reports and the dete
 baselines reflect it. Articles are read in id order, ``batch`` at a time; each batch
 is one transaction, so an interrupted rematch leaves every article either old or new,
 and running it again finishes the job. Only articles whose mentions change are written
-(their mention rows are replaced).
+(their mention rows are replaced). The rows wanted are the store pipeline's, from the
+same function (``mediawatch.mentions.mention_rows``).
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from reports.search_index import matchable_text
+from mediawatch.mentions import Matcher, MentionKey, mention_rows
 from storage.engine import transaction
 from storage.models import Article, Mention
 
 logger = logging.getLogger(__name__)
 
 BATCH = 1_000
-
-MentionKey = tuple[str, str]
-"""(cluster, term)."""
-
-
-class ClusterMatchLike(Protocol):
-    @property
-    def name(self) -> str: ...
-    @property
-    def terms(self) -> tuple[str, ...]: ...
-    @property
-    def hits(self) -> int: ...
-
-
-class Matcher(Protocol):
-    def match(self, text: str, title: str = "") -> Sequence[ClusterMatchLike]: ...
 
 
 @dataclass
@@ -73,15 +57,6 @@ class RematchResult:
             }
             for name in names
         ]
-
-
-def desired_mentions(matcher: Matcher, title: str, text: str) -> dict[MentionKey, int]:
-    """(cluster, term) -> hits, as the store pipeline writes them."""
-    wanted: dict[MentionKey, int] = {}
-    for match in matcher.match(text, title):
-        for term in dict.fromkeys(match.terms):
-            wanted[(match.name[:200], term[:500])] = match.hits
-    return wanted
 
 
 def rematch(
@@ -149,9 +124,7 @@ def _rematch_batch(
         if article.extracted and article.text is None:
             result.kept += 1
             continue
-        wanted = desired_mentions(
-            matcher, article.title or "", matchable_text(article.text, article.summary)
-        )
+        wanted = mention_rows(matcher, article.title, article.text, article.summary)
         before = stored.get(article.id, {})
         if wanted == before:
             continue

@@ -28,11 +28,12 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import column
 
 from mediawatch.errors import WatchlistError
+from mediawatch.mentions import matchable_text
 from mediawatch.normalize import normalize
 from mediawatch.query import And, ClusterRef, Query
 from mediawatch.watchlist import Watchlist
 from reports.fts import ClusterRule, Prefilter, fts5_match, prefilter, tsquery
-from reports.search_index import article_search, matchable_text
+from reports.search_index import article_search
 from reports.snippets import Snippet, make_snippet, term_spans
 from storage.models import Article, Source
 

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql import table
 from sqlalchemy.sql.expression import column
 
+from mediawatch.mentions import matchable_text
 from mediawatch.normalize import normalize
 from storage.engine import transaction
 from storage.models import Article
@@ -37,11 +38,6 @@ dump, not an article (words past the cap are not searchable through the index)."
 
 article_search = table("article_search", column("article_id"), column("body"))
 search_pending = table("search_pending", column("article_id"))
-
-
-def matchable_text(text: str | None, summary: str | None) -> str:
-    """What the matcher reads besides the title (as the store pipeline does)."""
-    return text or summary or ""
 
 
 def search_body(title: str, text: str, *, distinct: bool = False) -> str:

@@ -1,10 +1,9 @@
 """What one poll of a source found, and recording it: the source row's polling state
 and a ``Poll`` history row.
 
-When the source is next due is a policy decision, passed in as a ``Plan`` (the service
-wires the adaptive one of ``scheduler.policy``; spiders cannot import upward).
-``fixed_plan`` is the simple default: the source's interval after a success, exponential
-backoff after failures, never sooner than ``Retry-After`` or the feed's ``ttl``.
+When the source is next due is a policy decision, passed in as a ``Plan``: the CLI and
+the service wire the adaptive one (``scheduler.polling.adaptive_plan`` over
+``scheduler.policy``); spiders cannot import upward, and have no policy of their own.
 """
 
 from __future__ import annotations
@@ -22,7 +21,6 @@ from storage.models import Poll, Source
 logger = logging.getLogger(__name__)
 
 Status = Literal["ok", "not_modified", "error"]
-UNHEALTHY_AFTER_FAILURES = 8
 
 
 @dataclass
@@ -89,30 +87,12 @@ Plan = Callable[[PollResult, Source, datetime], NextPoll]
 """``plan(result, source_row_before, now) -> NextPoll``."""
 
 
-def fixed_plan(max_interval: timedelta = timedelta(hours=6)) -> Plan:
-    """Keep the interval; back off exponentially on failure; honour Retry-After and ttl."""
-
-    def plan(result: PollResult, source: Source, now: datetime) -> NextPoll:
-        interval = timedelta(seconds=source.interval_seconds)
-        if result.status == "error":
-            failures = source.consecutive_failures + 1
-            delay = min(max_interval, interval * 2 ** min(failures - 1, 20))
-            if result.retry_after:
-                delay = max(delay, result.retry_after)
-            return NextPoll(interval, now + delay, failures, failures < UNHEALTHY_AFTER_FAILURES)
-        delay = max(interval, min(result.ttl or timedelta(0), max_interval))
-        if result.retry_after:
-            delay = max(delay, result.retry_after)
-        return NextPoll(interval, now + delay, 0, True)
-
-    return plan
-
-
 def record_poll(
-    session: Session, source: Source, result: PollResult, now: datetime, plan: Plan | None = None
+    session: Session, source: Source, result: PollResult, now: datetime, plan: Plan
 ) -> NextPoll:
-    """Update ``source`` from ``result`` and add its ``Poll`` row (the caller commits)."""
-    decision = (plan or fixed_plan())(result, source, now)
+    """Update ``source`` from ``result`` and add its ``Poll`` row (the caller commits);
+    ``plan`` decides when the source is next due."""
+    decision = plan(result, source, now)
     source.last_polled_at = now
     source.last_status = result.status
     source.last_http_status = result.http_status

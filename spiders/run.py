@@ -28,7 +28,7 @@ from mediawatch.config import Config, SourceConfig
 from mediawatch.errors import MediawatchError
 from mediawatch.logs import quiet_libraries
 from spiders.news import SourceJob
-from spiders.polls import Plan, PollResult, fixed_plan, record_poll
+from spiders.polls import Plan, PollResult, record_poll
 from spiders.store import ArticleStore
 from storage.clock import utcnow
 from storage.engine import session_factory, transaction
@@ -75,11 +75,12 @@ def run_crawl(
     due_only: bool,
     names: Sequence[str] = (),
     now: datetime,
-    plan: Plan | None = None,
+    plan: Plan,
     clock: Callable[[], datetime] = utcnow,
 ) -> CrawlSummary:
     """Crawl the due (or all enabled) sources, optionally only ``names``; never raises for
-    a failing source (its error is in the summary and on its row)."""
+    a failing source (its error is in the summary and on its row). ``plan`` decides when
+    each polled source is next due (the CLI passes ``scheduler.polling.adaptive_plan``)."""
     from scrapy.crawler import CrawlerProcess
 
     from mediawatch.watchlist import Watchlist
@@ -131,7 +132,6 @@ def run_crawl(
     spider = crawler.spider
     results: dict[str, PollResult] = spider.results if isinstance(spider, NewsSpider) else {}
     finished = clock()
-    plan = plan or fixed_plan(config.crawl.max_interval)
     summaries: list[SourceSummary] = []
     with transaction(factory) as session:
         for name in sorted(results):

@@ -19,8 +19,8 @@
   of distributed mode then leave the batch's polls unsettled).
 - ``story_id`` is the article's own id for the first article of a story, the
   original's story id for a duplicate (``duplicate_of_id`` = the original). Mentions
-  copy ``seen_at`` and ``story_id``; ``Mention.hits`` is the cluster's hit count (the
-  matcher reports hits per cluster, not per term).
+  copy ``seen_at`` and ``story_id``; their rows come from ``mediawatch.mentions``, as
+  rematch's do (``Mention.hits`` is the cluster's hit count, not the term's).
 - ``seen_at`` = ``published_at``, or ``fetched_at`` when that is missing, in the future
   (more than ``FUTURE_SLACK`` after now) or before ``EARLIEST_PLAUSIBLE``.
 
@@ -38,12 +38,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from mediawatch.mentions import Matcher, MentionKey, mention_rows
 from spiders.canonical import canonical_url, site_of
 from spiders.dedupe import (
     Duplicate,
@@ -67,21 +68,6 @@ FUTURE_SLACK = timedelta(hours=1)
 EARLIEST_PLAUSIBLE = datetime(1995, 1, 1)
 _CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 """C0 control characters but tab, newline and carriage return (PostgreSQL rejects NUL)."""
-
-
-class ClusterMatchLike(Protocol):
-    @property
-    def name(self) -> str: ...
-    @property
-    def terms(self) -> tuple[str, ...]: ...
-    @property
-    def hits(self) -> int: ...
-
-
-class Matcher(Protocol):
-    """What the store needs of ``mediawatch.watchlist.Watchlist``."""
-
-    def match(self, text: str, title: str = "") -> Sequence[ClusterMatchLike]: ...
 
 
 class StoreOutcome(StrEnum):
@@ -116,7 +102,7 @@ class _Pending:
     fingerprint: Fingerprint
     outcome: StoreOutcome
     duplicate: Duplicate | None
-    matches: Sequence[ClusterMatchLike]
+    mentions: dict[MentionKey, int]
 
 
 def seen_at(published_at: datetime | None, fetched_at: datetime, now: datetime) -> datetime:
@@ -235,8 +221,8 @@ class ArticleStore:
         outcome = StoreOutcome.NEW if duplicate is None else StoreOutcome.DUPLICATE
         if duplicate is not None:
             logger.debug("%s copies %s (%s)", item.url, duplicate.of.url, duplicate.reason)
-        matches = self.watchlist.match(item.text or item.summary or "", item.title)
-        self._pending.append(_Pending(item, fingerprint, outcome, duplicate, matches))
+        mentions = mention_rows(self.watchlist, item.title, item.text, item.summary)
+        self._pending.append(_Pending(item, fingerprint, outcome, duplicate, mentions))
         self._index.add(fingerprint)
         self.counts[item.source_name].record(outcome)
         if len(self._pending) >= self.batch_size:
@@ -296,14 +282,16 @@ class ArticleStore:
             session.flush()
             story_id = original[1] if original is not None else article.id
             article.story_id = story_id
-            for match in entry.matches:
-                for term in dict.fromkeys(match.terms):
-                    article.mentions.append(
-                        Mention(
-                            cluster=match.name[:200], term=term[:500], hits=match.hits,
-                            seen_at=article.seen_at, story_id=story_id,
-                        )
-                    )  # fmt: skip
+            article.mentions.extend(
+                Mention(
+                    cluster=cluster,
+                    term=term,
+                    hits=hits,
+                    seen_at=article.seen_at,
+                    story_id=story_id,
+                )
+                for (cluster, term), hits in entry.mentions.items()
+            )
             written[entry.item.url] = (article.id, story_id)
         session.flush()
         return written

@@ -43,7 +43,7 @@ from mediawatch.logs import quiet_libraries
 from spiders.frontier import DUPEFILTER_TTL_SETTING, FrontierKeys, Ticket, default_prefix
 from spiders.ledger import PollLedger
 from spiders.news import NewsSpider, SourceJob
-from spiders.polls import Plan, PollResult, fixed_plan, record_poll
+from spiders.polls import Plan, PollResult, record_poll
 from spiders.shared_store import PolledArticle, SharedArticleStore, SharedStoreWiring
 from storage.clock import utcnow
 from storage.engine import session_factory, transaction
@@ -185,24 +185,7 @@ class ClusterSpider(RedisMixin, NewsSpider):
             return []
         self.recorder.ledger.open(ticket, now)
         self._poll_id = ticket.poll_id
-        return [self._feed_request(ticket.job)]
-
-    def _feed_request(self, job: SourceJob) -> scrapy.Request:
-        headers = {}
-        if job.etag:
-            headers["If-None-Match"] = job.etag
-        if job.last_modified:
-            headers["If-Modified-Since"] = job.last_modified
-        return self._request(
-            job,
-            job.url,
-            "feed",
-            self.parse_source,
-            self.source_failed,
-            headers=headers,
-            handle_httpstatus_list=[304],
-            top=True,
-        )
+        return [self.feed_request(ticket.job)]
 
     def _request(self, job: SourceJob, url: str, role: str, *args: Any, **kwargs: Any) -> Any:
         request = super()._request(job, url, role, *args, **kwargs)
@@ -314,10 +297,12 @@ def run_worker(
     config: Config,
     engine: Engine,
     *,
-    plan: Plan | None = None,
+    plan: Plan,
     clock: Callable[[], datetime] = utcnow,
 ) -> int:
-    """Consume the frontier until SIGTERM/SIGINT; returns the number of polls recorded."""
+    """Consume the frontier until SIGTERM/SIGINT; returns the number of polls recorded.
+    ``plan`` decides when each polled source is next due (the CLI passes
+    ``scheduler.polling.adaptive_plan``)."""
     from scrapy.crawler import CrawlerProcess
 
     from mediawatch.watchlist import Watchlist
@@ -329,7 +314,7 @@ def run_worker(
     server = connect_redis(config.cluster.redis_url)
     sessions = session_factory(engine)
     ledger = PollLedger(server, keys, ttl=config.cluster.lease * 2)
-    recorder = PollRecorder(ledger, sessions, plan or fixed_plan(config.crawl.max_interval), clock)
+    recorder = PollRecorder(ledger, sessions, plan, clock)
     # A batch the database refuses must raise: its polls then stay unsettled (and due
     # again after the lease) instead of being recorded as complete.
     store = SharedArticleStore(

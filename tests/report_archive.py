@@ -1,5 +1,6 @@
 """A small archive for report, search and rematch tests: articles stored as the store
-pipeline stores them (mentions from the watch-list, story ids, seen_at)."""
+pipeline stores them (mentions from ``mediawatch.mentions.mention_rows``, story ids,
+seen_at)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from mediawatch.config import ClusterConfig
+from mediawatch.mentions import mention_rows
 from mediawatch.watchlist import Watchlist
 from storage.engine import session_factory, transaction
 from storage.models import Article, Mention, Source
@@ -68,18 +70,19 @@ class Archive:
             session.flush()
             story = _story_of(session, copy_of) if copy_of else article.id
             article.story_id = story
-            for match in self.watchlist.match(text or summary or "", title):
-                for term in dict.fromkeys(match.terms):
-                    session.add(
-                        Mention(
-                            article_id=article.id,
-                            cluster=match.name,
-                            term=term,
-                            hits=match.hits,
-                            seen_at=seen_at,
-                            story_id=story,
-                        )
-                    )
+            session.add_all(
+                Mention(
+                    article_id=article.id,
+                    cluster=cluster,
+                    term=term,
+                    hits=hits,
+                    seen_at=seen_at,
+                    story_id=story,
+                )
+                for (cluster, term), hits in mention_rows(
+                    self.watchlist, title, text, summary
+                ).items()
+            )
             return article.id
 
 

@@ -10,6 +10,8 @@ from sqlalchemy import Engine, select
 from mediawatch.config import ClusterConfig
 from mediawatch.watchlist import Watchlist
 from reports.rematch import rematch
+from spiders.items import ArticleItem
+from spiders.store import ArticleStore
 from storage.engine import session_factory
 from storage.models import Mention
 
@@ -33,7 +35,7 @@ def test_rematch_follows_watchlist_changes(migrated_engine: Engine) -> None:
     factory = session_factory(migrated_engine)
 
     unchanged = rematch(factory, archive.watchlist, batch=2)
-    assert (unchanged.checked, unchanged.changed) == (4, 0)
+    assert (unchanged.checked, unchanged.changed) == (4, 0)  # see also the store test below
 
     pmf = ClusterConfig(name="PMF", terms=(*CLUSTERS[0].terms, "Hashd"))
     narrower = ClusterConfig(name="Hezbollah", terms=("Nasrallah",))
@@ -75,3 +77,43 @@ def test_articles_whose_text_retention_dropped_keep_their_mentions(
     result = rematch(session_factory(migrated_engine), archive.watchlist)
     assert result.kept == 1 and result.changed == 0
     assert mentions(migrated_engine) == before, "history is not rewritten from the summary"
+
+
+def test_an_unchanged_watchlist_wants_exactly_what_the_store_wrote(
+    migrated_engine: Engine, now: datetime
+) -> None:
+    watchlist = Watchlist.from_config(CLUSTERS)
+    factory = session_factory(migrated_engine)
+    store = ArticleStore(factory, watchlist, lambda: now)
+
+    def add(path: str, title: str, text: str | None, **fields: object) -> None:
+        values: dict[str, object] = {"publisher": "a.example", "published_at": now}
+        values.update(fields)
+        store.add(
+            ArticleItem(f"https://a.example/{path}", "Wire", fetched_at=now, title=title,
+                        text=text, **values)  # type: ignore[arg-type]
+        )  # fmt: skip
+
+    add("pmf", "PMF eyes the Interior Ministry",
+        "The Hashd al-Shaabi wants Iraq's Interior Ministry. The PMF met in Baghdad.")  # fmt: skip
+    add("copy", "PMF eyes the Interior Ministry",
+        "The Hashd al-Shaabi wants Iraq's Interior Ministry. The PMF met in Baghdad.",
+        publisher="b.example")  # fmt: skip
+    add("title", "Hezbollah statement", "A statement was read out on Sunday.")
+    add("summary", "Militia leader speaks", None, summary="Qais al-Khazali spoke.",
+        extracted=False)  # fmt: skip
+    add("arabic", "", "الحشد الشعبي يطالب بوزارة الداخلية في بغداد", language="ar")
+    add("nothing", "Weather", "Rain in Basra.")
+    store.close()
+    stored = mentions(migrated_engine)
+    assert {cluster for _, cluster, _, _ in stored} == {
+        "PMF",
+        "Interior Ministry",
+        "Hezbollah",
+        "Khazali",
+    }
+
+    result = rematch(factory, watchlist, batch=4)
+    assert (result.checked, result.changed, result.kept) == (6, 0, 0)
+    assert result.rows() == []
+    assert mentions(migrated_engine) == stored

@@ -13,9 +13,9 @@ from report_archive import CLUSTERS, Archive, make_archive
 from sqlalchemy import Engine, func, select
 
 from mediawatch.errors import QuerySyntaxError, WatchlistError
+from mediawatch.mentions import matchable_text
 from reports.search import SearchFilters, cluster_rules, compile_query, search
 from reports.search_index import (
-    matchable_text,
     pending_count,
     rebuild_search_index,
     sync_search_index,

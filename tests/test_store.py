@@ -16,7 +16,8 @@ from sqlalchemy import Engine, event, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from mediawatch.config import SourceConfig
+from mediawatch.config import CrawlConfig, SourceConfig
+from scheduler.polling import adaptive_plan
 from spiders.feeds import parse_feed
 from spiders.items import ArticleItem
 from spiders.polls import PollResult, record_poll
@@ -331,7 +332,7 @@ def test_an_article_that_cannot_be_stored_is_counted_and_polled_again(
         result = PollResult("Wire feed", now, followed=2, settled=2, failed=counts.failed)
         result.succeed(200)
         result.etag = '"v2"'
-        record_poll(session, source, result, now)
+        record_poll(session, source, result, now, adaptive_plan(CrawlConfig()))
         assert (source.etag, source.next_poll_at) == (None, now)
     again = make_store(migrated_engine, now)  # the next poll fetches it again
     assert again.add(item(refused, now, title="Kirkuk night moves", text=OTHER_TEXT)) is (
@@ -348,7 +349,9 @@ def test_a_capped_poll_keeps_no_validators(migrated_engine: Engine, now: datetim
         result = PollResult("Wire feed", now, followed=3, settled=3, capped=True)
         result.succeed(200)
         result.etag = '"v2"'
-        record_poll(session, source, result, now + timedelta(minutes=1))
+        record_poll(
+            session, source, result, now + timedelta(minutes=1), adaptive_plan(CrawlConfig())
+        )
         assert (source.etag, source.next_poll_at) == (None, now + timedelta(minutes=1))
 
 
