@@ -28,7 +28,8 @@ def demo(
 
     Needs no internet and finishes in about a minute. Two weeks of coverage are crawled,
     then a burst of reports about Iraq's Interior Ministry arrives; the alert is printed
-    (and emailed with --smtp) and a trend report is written.
+    (emailed with --smtp, and posted to Slack when $SLACK_WEBHOOK_URL is set) and a trend
+    report is written.
 
     Example: mediawatch demo --workdir demo --smtp 127.0.0.1:8025
     """

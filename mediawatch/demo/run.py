@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import sqlite3
 import subprocess
@@ -98,13 +99,7 @@ def run_demo(
             )
             news = burst(utcnow())
             room.publish(news)
-            _wait(
-                lambda: (
-                    _count(database, "SELECT count(*) FROM alert_outbox WHERE status = 'sent'") >= 1
-                ),
-                started + timeout,
-                "the alert",
-            )
+            _wait(lambda: _all_sent(database), started + timeout, "the alert")
         finally:
             service.send_signal(signal.SIGTERM)
             service.wait(timeout=60)
@@ -150,6 +145,8 @@ def demo_config(
             f'smtp_port = {int(port)}\nfrom = "mediawatch-demo@localhost"\n'
             'to = ["analyst@localhost"]\n\n'
         )
+    if os.environ.get("SLACK_WEBHOOK_URL"):  # post to Slack too when a webhook is set
+        email += '[[alerts.channels]]\ntype = "slack"\nwebhook_url_env = "SLACK_WEBHOOK_URL"\n\n'
     return (
         f'[storage]\nurl = "sqlite:///{database}"\n\n'
         "[crawl]\nallow_private_networks = true  # the demo newsroom is on 127.0.0.1\n"
@@ -200,6 +197,13 @@ def _mediawatch(config: Path, *args: str, check: bool = True) -> bool:
     if done.returncode != 0 and check:
         raise MediawatchError(f"demo: `mediawatch {' '.join(args)}` failed: {done.stderr.strip()}")
     return done.returncode == 0
+
+
+def _all_sent(database: Path) -> bool:
+    """An alert is queued and every channel has taken it."""
+    sent = _count(database, "SELECT count(*) FROM alert_outbox WHERE status = 'sent'")
+    waiting = _count(database, "SELECT count(*) FROM alert_outbox WHERE status != 'sent'")
+    return sent >= 1 and waiting == 0
 
 
 def _count(database: Path, query: str) -> int:
