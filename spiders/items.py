@@ -26,3 +26,7 @@ class ArticleItem:
     published_at: datetime | None = None
     extracted: bool = True
     """False when the page could not be had or extracted and the feed's fields stand in."""
+    listed_url: str | None = None
+    """The (canonical) URL the source listed and the page was fetched from, when known.
+    When it differs from ``url`` (the page's ``rel=canonical`` or final redirect URL),
+    the store records it as an alias of the article, so it is not fetched again."""

@@ -281,6 +281,7 @@ class NewsSpider(scrapy.Spider):
             language=extracted.language or entry.language or job.language,
             published_at=_published(extracted.published_at, entry.published),
             extracted=True,
+            listed_url=canonical,
         )
 
     def article_failed(self, failure: Failure) -> Iterator[ArticleItem]:
@@ -304,6 +305,7 @@ class NewsSpider(scrapy.Spider):
             language=entry.language or job.language,
             published_at=entry.published,
             extracted=False,
+            listed_url=url,
         )
 
 

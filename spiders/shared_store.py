@@ -107,6 +107,7 @@ class SharedArticleStore(ArticleStore):
         """After a failed write: drop the buffer and the index (it holds what was not
         written); the next batch reloads the index from the database."""
         self._pending.clear()
+        self._aliases.clear()
         self._index = None
 
 

@@ -17,6 +17,11 @@
   source's poll as complete (``spiders.run`` makes it due again, without validators).
   ``isolate_failures=False`` lets such a batch's error propagate instead (the workers
   of distributed mode then leave the batch's polls unsettled).
+- **Aliases**: an item fetched from a listed URL (``ArticleItem.listed_url``) other
+  than its own (``rel=canonical``, a redirect) has that URL recorded in
+  ``article_aliases``, insert-if-absent, in the article's transaction (for an item
+  already stored, ``KNOWN``, at the next flush), so ``known_urls`` spares the fetch
+  next time. A copy stored under its own URL gets aliases of its own, nothing else.
 - ``story_id`` is the article's own id for the first article of a story, the
   original's story id for a duplicate (``duplicate_of_id`` = the original). Mentions
   copy ``seen_at`` and ``story_id``; their rows come from ``mediawatch.mentions``, as
@@ -58,7 +63,7 @@ from spiders.language import normalise_language
 from storage.clock import utcnow
 from storage.engine import transaction
 from storage.models import Article, Mention, Source
-from storage.queries import known_urls
+from storage.queries import add_aliases, stored_urls
 
 logger = logging.getLogger(__name__)
 
@@ -122,16 +127,15 @@ def strip_controls(text: str) -> str:
 def normalise_item(item: ArticleItem) -> ArticleItem:
     """Tidy what the spiders hand over: canonical URL, one-line title, publisher, language;
     no control characters in the text fields."""
-    try:
-        url = canonical_url(item.url)
-    except ValueError:
-        url = item.url.strip()
+    url = _canonical_or_stripped(item.url)
+    listed = _canonical_or_stripped(item.listed_url) if item.listed_url else None
     text = strip_controls(item.text or "").strip() or None
     summary = strip_controls(item.summary or "").strip() or None
     publisher = " ".join(strip_controls(item.publisher).split()) or site_of(url) or item.source_name
     return replace(
         item,
         url=url,
+        listed_url=listed or None,
         title=" ".join(strip_controls(item.title).split()),
         text=text,
         summary=summary,
@@ -139,6 +143,20 @@ def normalise_item(item: ArticleItem) -> ArticleItem:
         publisher=publisher[:300],
         language=normalise_language(item.language),
     )
+
+
+def _canonical_or_stripped(url: str) -> str:
+    try:
+        return canonical_url(url)
+    except ValueError:
+        return url.strip()
+
+
+def _alias(item: ArticleItem) -> tuple[str, str] | None:
+    """(listed URL, stored URL) when the page was reached under another URL than its own."""
+    if item.listed_url and item.listed_url != item.url:
+        return item.listed_url, item.url
+    return None
 
 
 class ArticleStore:
@@ -164,6 +182,8 @@ class ArticleStore:
         self._index: FingerprintIndex | None = None
         self._source_ids: dict[str, int] = {}
         self._pending: list[_Pending] = []
+        self._aliases: list[tuple[str, str]] = []
+        """Aliases of articles already stored (``KNOWN`` items), written at the next flush."""
         self._stored: dict[str, tuple[int, int]] = {}
 
     def __deepcopy__(self, _memo: dict[int, object]) -> ArticleStore:
@@ -217,6 +237,9 @@ class ArticleStore:
         duplicate = self._index.find(fingerprint)
         if duplicate is not None and duplicate.reason == "url":
             self.counts[item.source_name].record(StoreOutcome.KNOWN)
+            alias = _alias(item)
+            if alias is not None:  # e.g. stored before aliases were recorded
+                self._aliases.append(alias)
             return StoreOutcome.KNOWN
         outcome = StoreOutcome.NEW if duplicate is None else StoreOutcome.DUPLICATE
         if duplicate is not None:
@@ -232,11 +255,14 @@ class ArticleStore:
     def flush(self) -> None:
         """Write the buffered articles (one transaction; item by item after an error)."""
         pending, self._pending = self._pending, []
+        aliases, self._aliases = self._aliases, []
         if not pending:
+            self._write_aliases(aliases)
             return
         try:
             with transaction(self.session_factory) as session:
                 written = self._write(session, pending)
+                add_aliases(session, aliases)
         except IntegrityError as exc:
             logger.info(
                 "a batch of %d raced another writer (%s); storing one by one",
@@ -260,16 +286,36 @@ class ArticleStore:
                     self._stored.update(self._write(session, [entry]))
             except IntegrityError:
                 self._lost_to_known(entry)
+                alias = _alias(entry.item)
+                if alias is not None:  # the winner stored the article: still our link
+                    aliases.append(alias)
             except SQLAlchemyError as exc:
                 self._failed(entry, exc)
+        self._write_aliases(aliases)
+
+    def _write_aliases(self, aliases: Sequence[tuple[str, str]]) -> None:
+        """Record aliases of articles stored already, in their own transaction. They only
+        save fetches: a failure is logged (the page is fetched again next time), and
+        raised only when ``isolate_failures`` is off."""
+        if not aliases:
+            return
+        try:
+            with transaction(self.session_factory) as session:
+                add_aliases(session, aliases)
+        except SQLAlchemyError as exc:
+            if not self.isolate_failures:
+                raise
+            logger.warning("recording %d URL aliases failed (%s)", len(aliases), _reason(exc))
 
     def close(self) -> None:
         self.flush()
 
     def _write(self, session: Session, pending: Sequence[_Pending]) -> dict[str, tuple[int, int]]:
-        """Insert ``pending`` in order; (id, story id) per URL written."""
-        already = known_urls(session, [entry.item.url for entry in pending])
+        """Insert ``pending`` in order, and the URLs each was reached under (``_alias``);
+        (id, story id) per URL written."""
+        already = stored_urls(session, [entry.item.url for entry in pending])
         written: dict[str, tuple[int, int]] = {}
+        aliases = [alias for entry in pending if (alias := _alias(entry.item)) is not None]
         for entry in pending:
             if entry.item.url in already:
                 self._lost_to_known(entry)
@@ -294,6 +340,7 @@ class ArticleStore:
             )
             written[entry.item.url] = (article.id, story_id)
         session.flush()
+        add_aliases(session, aliases)
         return written
 
     def _original_ids(

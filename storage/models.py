@@ -122,6 +122,21 @@ class Article(Base):
     )
 
 
+class ArticleAlias(Base):
+    """Another URL an article was reached under: the feed's link, when the page's
+    ``rel=canonical`` or final redirect URL is where the article is stored.
+
+    ``storage.queries.known_urls`` counts these as known, so a feed that lists the page
+    under its own link does not make the crawl fetch it again."""
+
+    __tablename__ = "article_aliases"
+
+    url: Mapped[str] = mapped_column(Text, primary_key=True)
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), index=True
+    )
+
+
 class Mention(Base):
     """Article x cluster x term. ``seen_at`` and ``story_id`` are copied from the article
     so that stories per cluster per bucket is one index range scan."""

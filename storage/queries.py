@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import Text, func, literal, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
-from storage.models import Article, Mention, Source
+from storage.models import Article, ArticleAlias, Mention, Source
 
 
 class SourceSpec(Protocol):
@@ -147,13 +148,39 @@ def article_clusters(article: Article) -> list[str]:
     return sorted({mention.cluster for mention in article.mentions})
 
 
-def known_urls(session: Session, urls: Sequence[str]) -> set[str]:
-    """Which of ``urls`` are already stored (checked before fetching anything)."""
+def stored_urls(session: Session, urls: Sequence[str]) -> set[str]:
+    """Which of ``urls`` are the URLs of stored articles (``articles.url``)."""
     found: set[str] = set()
     for start in range(0, len(urls), 500):
         chunk = list(urls[start : start + 500])
         found.update(session.scalars(select(Article.url).where(Article.url.in_(chunk))))
     return found
+
+
+def known_urls(session: Session, urls: Sequence[str]) -> set[str]:
+    """Which of ``urls`` need not be fetched (checked before fetching anything): the URLs
+    of stored articles, and the URLs they were reached under (``article_aliases``)."""
+    found = stored_urls(session, urls)
+    rest = [url for url in urls if url not in found]
+    for start in range(0, len(rest), 500):
+        chunk = rest[start : start + 500]
+        found.update(session.scalars(select(ArticleAlias.url).where(ArticleAlias.url.in_(chunk))))
+    return found
+
+
+def add_aliases(session: Session, aliases: Sequence[tuple[str, str]]) -> None:
+    """Record each ``(alias, article_url)``: ``alias`` is another URL of the article stored
+    under ``article_url``. Insert-if-absent (``ON CONFLICT DO NOTHING``, on SQLite and
+    PostgreSQL alike), so an alias already there, or written meanwhile by a concurrent
+    crawl, is left as it is; a pair whose article is not stored is skipped."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    for alias, article_url in dict(aliases).items():
+        if alias == article_url:
+            continue
+        rows = select(literal(alias, Text), Article.id).where(Article.url == article_url)
+        statement = insert(ArticleAlias).from_select(["url", "article_id"], rows)
+        session.execute(statement.on_conflict_do_nothing(index_elements=["url"]))
 
 
 def count_mentions(session: Session, cluster: str) -> int:

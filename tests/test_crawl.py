@@ -321,3 +321,42 @@ def test_crawl_once_crawls_a_source_added_after_init(tmp_path: Path) -> None:
         assert added["status"] == "ok" and int(added["new"]) > 0  # type: ignore[call-overload]
     finally:
         room.stop()
+
+
+def test_a_page_stored_under_its_canonical_is_not_fetched_again(tmp_path: Path) -> None:
+    room = Newsroom().start()
+    try:
+        published = datetime.now(UTC).replace(tzinfo=None) - timedelta(hours=1)
+
+        def story(path: str, title: str, canonical: str | None = None) -> Article:
+            text = f"of the story {title!r}: the Interior Ministry in Baghdad answered questions"
+            return Article(0, path, title, [f"Paragraph {n} {text} at length." for n in range(6)],
+                           published=published, summary=f"Summary of {title}.",
+                           canonical=canonical)  # fmt: skip
+
+        moved = story("/feed-link/moved.html", "Ministry moves its offices", "/canon/moved.html")
+        plain = story("/news/plain.html", "Peshmerga hold positions near Kirkuk")
+        feed = Feed(0, "/feeds/canon.xml", "rss", "Canon", [moved, plain])
+        for article in feed.articles:
+            room.add_article(article)
+        room.add_feed(feed)
+        source = f'[[sources]]\nname = "Canon"\nurl = "{room.url(feed.path)}"\n'
+        config = write_config(tmp_path / "config.toml", room, names=set(), sources=source)
+        assert mediawatch(config, "init").code == 0
+        first = _summary(mediawatch(config, "crawl", "--once", "--format", "json"))["Canon"]
+        assert (first["status"], first["new"]) == ("ok", 2)
+
+        added = story("/news/added.html", "Interior Ministry names a spokesman")
+        room.add_article(added)
+        feed.articles.append(added)  # the feed changes: no 304, its entries are looked at
+        second = _summary(mediawatch(config, "crawl", "--once", "--format", "json"))["Canon"]
+        assert (second["status"], second["new"]) == ("ok", 1)
+        assert room.hits(moved.path) == 1, "the canonicalised page was fetched again"
+        assert room.hits(plain.path) == 1
+        assert room.hits(added.path) == 1
+        exported = mediawatch(config, "export", "--format", "jsonl").out.splitlines()
+        assert {json.loads(line)["url"] for line in exported} == {
+            canonical_url(room.url(path)) for path in ("/canon/moved.html", plain.path, added.path)
+        }
+    finally:
+        room.stop()
