@@ -1,7 +1,10 @@
 """Distributed mode for real: two ``run`` replicas and two ``worker``s as processes, one
 PostgreSQL schema, one Redis, the local newsroom. A worker and then the leading replica
 are killed with SIGKILL mid-run; every article is still stored exactly once, syndicated
-copies are still one story, the standby takes over, and nothing is alerted twice.
+copies are still one story, the standby takes over, and nothing is alerted twice: the
+archive holds two quiet weeks of a cluster, the newsroom then publishes a burst about it,
+the leader opens the episode and posts it to a (local) Slack webhook, and is killed right
+after; the new leader replays detection and delivery and posts nothing again.
 
 Skips with a reason when PostgreSQL or Redis is not reachable, unless
 ``MEDIAWATCH_REQUIRE_POSTGRES=1`` / ``MEDIAWATCH_REQUIRE_REDIS=1`` (CI), which fail instead.
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -26,6 +30,7 @@ from pathlib import Path
 import pytest
 from newsroom import Article, Feed, Newsroom
 from newsroom_content import HOSTILE_PAGES, build_standard, sources_toml
+from slack_hook import SlackHook
 from sqlalchemy import create_engine, text
 
 from spiders.canonical import canonical_url
@@ -36,6 +41,14 @@ ROOT = Path(__file__).resolve().parents[1]
 REDIS_SERVER = os.environ.get("MEDIAWATCH_TEST_REDIS", "redis://127.0.0.1:6379/0")
 SLOW_ARTICLES = 30
 LEASE = "12s"
+SPIKE = "Mosul Dam"
+"""The cluster with two quiet weeks in the archive and a burst during the test."""
+DAM_FEED = "/dam/feed.xml"
+DAM_HOSTS = (0, 1, 2)
+BURST = 12
+"""Stories in the burst: even split over an hour boundary, one part is still a spike."""
+ARCHIVE = "https://archive.example/"
+"""URL prefix of the history written straight into the database."""
 
 
 def _redis_available() -> str | None:
@@ -80,9 +93,22 @@ def _slow_story(n: int) -> Article:
     )
 
 
+def _dam_story(n: int, host: int) -> Article:
+    words = " ".join(f"term{(n * 53 + i * 7) % 601}" for i in range(80))
+    return Article(
+        host=host,
+        path=f"/dam/report-{n}.html",
+        title=f"Mosul Dam report {n}: engineers warn of seepage in gallery {n * 7 + 3}",
+        paragraphs=[f"Dispatch {n} on the Mosul Dam. {words}.", f"Update {n} from the site."],
+        published=datetime.now(UTC) - timedelta(minutes=1),
+    )
+
+
 @pytest.fixture
 def room() -> Iterator[Newsroom]:
-    """The standard newsroom plus a wire of slow pages, so that a crawl takes a while."""
+    """The standard newsroom plus a wire of slow pages, so that a crawl takes a while, and
+    one feed per publisher host that will carry the Mosul Dam burst (one older, unrelated
+    item in each for now)."""
     room = Newsroom().start()
     build_standard(room)
     slow = [_slow_story(n) for n in range(SLOW_ARTICLES)]
@@ -91,8 +117,65 @@ def room() -> Iterator[Newsroom]:
         reply = lambda _r, a=article: replace(room._article_reply(a), delay=0.4)  # noqa: E731
         room.route(article.path, reply, article.host)
     room.add_feed(Feed(1, "/slow/wire.xml", "rss", "Slow wire", slow))
+    for host in DAM_HOSTS:
+        calm = Article(
+            host,
+            "/dam/weather.html",
+            f"Weather outlook number {host}: a mild week ahead in the north",
+            [f"Forecasters {host} expect mild temperatures and light wind all week."],
+            published=datetime.now(UTC) - timedelta(days=1),
+        )
+        room.add_article(calm)
+        room.add_feed(Feed(host, DAM_FEED, "rss", f"Dam desk {host}", [calm]))
     yield room
     room.stop()
+
+
+def write_quiet_history(url: str, days: int = 16, seed: int = 11) -> int:
+    """Two-plus weeks of the ``SPIKE`` cluster at 0-1 story an hour, ending two hours ago,
+    written the way the pipeline stores articles and mentions."""
+    from storage.clock import utcnow
+    from storage.engine import make_engine, session_factory, transaction
+    from storage.models import Article as Stored
+    from storage.models import Mention
+
+    rng = random.Random(seed)
+    now = utcnow()
+    engine = make_engine(url)
+    written = 0
+    try:
+        with transaction(session_factory(engine)) as session:
+            start = now - timedelta(days=days)
+            for hour in range(days * 24 - 2):
+                if rng.random() >= 0.4:
+                    continue
+                when = start + timedelta(hours=hour, minutes=rng.randrange(60))
+                publisher = rng.choice(["rudaw.net", "shafaq.com", "ina.iq", "alsumaria.tv"])
+                written += 1
+                article = Stored(
+                    url=f"{ARCHIVE}{publisher}/{written}",
+                    publisher=publisher,
+                    title=f"Mosul Dam maintenance note {written}",
+                    language="en",
+                    published_at=when,
+                    fetched_at=when,
+                    seen_at=when,
+                )
+                session.add(article)
+                session.flush()
+                article.story_id = article.id
+                session.add(
+                    Mention(
+                        article=article,
+                        cluster=SPIKE,
+                        term=SPIKE,
+                        seen_at=when,
+                        story_id=article.id,
+                    )
+                )
+    finally:
+        engine.dispose()
+    return written
 
 
 def free_port() -> int:
@@ -109,8 +192,10 @@ class Cluster:
     logs: Path
     processes: dict[str, subprocess.Popen[bytes]]
 
+    hook: SlackHook
+
     def start(self, name: str, *args: str, config: int = 0) -> subprocess.Popen[bytes]:
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "SLACK_WEBHOOK_URL": self.hook.url}
         env.pop("MEDIAWATCH_DB_URL", None)
         command = [sys.executable, "-m", "mediawatch", "--config", str(self.configs[config])]
         with (self.logs / f"{name}.log").open("ab") as log:  # the child keeps its own copy
@@ -133,17 +218,36 @@ class Cluster:
         except OSError:
             return {}
 
-    def query(self, sql: str) -> list[tuple[object, ...]]:
+    def query(self, sql: str, **params: object) -> list[tuple[object, ...]]:
         engine = create_engine(self.url.replace("postgresql://", "postgresql+psycopg://"))
         try:
-            with engine.connect() as connection:
-                return [tuple(row) for row in connection.execute(text(sql))]
+            with engine.begin() as connection:
+                result = connection.execute(text(sql), params)
+                return [tuple(row) for row in result] if result.returns_rows else []
         finally:
             engine.dispose()
 
+    def dam_polls(self) -> int:
+        """Successful polls recorded for the dam feeds."""
+        rows = self.query(
+            "SELECT count(*) FROM polls JOIN sources ON sources.id = polls.source_id "
+            "WHERE sources.name LIKE 'Dam desk %' AND polls.status = 'ok'"
+        )
+        return int(rows[0][0])  # type: ignore[call-overload]
+
+    def poll_now(self, names: str) -> None:
+        """Make the sources whose name is LIKE ``names`` due now (an editor's "poll now")."""
+        from storage.clock import utcnow
+
+        self.query(
+            "UPDATE sources SET next_poll_at = :now WHERE name LIKE :names",
+            now=utcnow() - timedelta(seconds=1),
+            names=names,
+        )
+
 
 @pytest.fixture
-def cluster(tmp_path: Path, postgres_url: str, redis_prefix: str, room: Newsroom, cli):  # type: ignore[no-untyped-def]
+def cluster(tmp_path: Path, postgres_url: str, redis_prefix: str, room: Newsroom, slack_hook, cli):  # type: ignore[no-untyped-def]
     ports = [free_port(), free_port()]
     configs = []
     for index, port in enumerate(ports):
@@ -155,16 +259,23 @@ def cluster(tmp_path: Path, postgres_url: str, redis_prefix: str, room: Newsroom
             f'[service]\ntick = "1s"\nhttp = "127.0.0.1:{port}"\n\n'
             f'[cluster]\nredis_url = "{REDIS_SERVER}"\nkey_prefix = "{redis_prefix}"\n'
             f'lease = "{LEASE}"\nleader_takeover = "3s"\n\n'
+            '[[alerts.channels]]\ntype = "slack"\nwebhook_url_env = "SLACK_WEBHOOK_URL"\n\n'
             '[[clusters]]\nname = "Peshmerga"\nterms = ["Peshmerga"]\n\n'
+            f'[[clusters]]\nname = "{SPIKE}"\nterms = ["{SPIKE}"]\n\n'
             f"{sources_toml(room)}\n"
-            f'[[sources]]\nname = "Slow wire"\nurl = "{room.url("/slow/wire.xml", 1)}"\n',
+            f'[[sources]]\nname = "Slow wire"\nurl = "{room.url("/slow/wire.xml", 1)}"\n\n'
+            + "".join(
+                f'[[sources]]\nname = "Dam desk {host}"\nurl = "{room.url(DAM_FEED, host)}"\n\n'
+                for host in DAM_HOSTS
+            ),
             encoding="utf-8",
         )
         configs.append(path)
     assert cli("--config", str(configs[0]), "init").code == 0
+    assert write_quiet_history(postgres_url) > 100
     logs = tmp_path / "logs"
     logs.mkdir()
-    running = Cluster(configs, ports, postgres_url, logs, {})
+    running = Cluster(configs, ports, postgres_url, logs, {}, slack_hook)
     yield running
     for process in running.processes.values():
         if process.poll() is None:
@@ -193,9 +304,23 @@ def stop(process: subprocess.Popen[bytes]) -> int:
     return process.wait(timeout=60)
 
 
+def publish_burst(room: Newsroom, numbers: range) -> None:
+    """Stories about the Mosul Dam, rotating over the three publisher hosts; each host's
+    dam feed is re-published with them on top (feeds render at request time)."""
+    for n in numbers:
+        room.add_article(_dam_story(n, DAM_HOSTS[n % len(DAM_HOSTS)]))
+    for host in DAM_HOSTS:
+        listed = [
+            a for (h, path), a in room.articles.items() if h == host and path.startswith("/dam/")
+        ]
+        listed.sort(key=lambda a: a.published or datetime.min.replace(tzinfo=UTC), reverse=True)
+        room.add_feed(Feed(host, DAM_FEED, "rss", f"Dam desk {host}", listed))
+
+
 def test_killing_a_worker_and_the_leader_loses_and_doubles_nothing(  # type: ignore[no-untyped-def]
     cluster: Cluster, room: Newsroom
 ) -> None:
+    hook = cluster.hook
     first = cluster.start("replica-a", "run", config=0)
     assert wait_for(lambda: cluster.health(0).get("role") == "leader"), cluster.log("replica-a")
     cluster.start("replica-b", "run", config=1)
@@ -206,24 +331,63 @@ def test_killing_a_worker_and_the_leader_loses_and_doubles_nothing(  # type: ign
     slow_hits = lambda: sum(room.hits(f"/slow/story-{n}.html", 1) for n in range(SLOW_ARTICLES))  # noqa: E731
     assert wait_for(lambda: slow_hits() >= 6, timeout=40), cluster.log("worker-1")
     doomed.kill()  # mid-run: it holds requests in flight
-    first.kill()
-    stored_at_kill = cluster.query("SELECT count(*) FROM articles")[0][0]
+    stored_at_kill = cluster.query(
+        f"SELECT count(*) FROM articles WHERE url NOT LIKE '{ARCHIVE}%'"
+    )[0][0]
     assert isinstance(stored_at_kill, int) and stored_at_kill < len(expected_urls(room))
+
+    # The dam desks' first polls are backlog (no alert); then the burst is published and
+    # they are due again: the leader detects the spike and posts it to Slack.
+    assert wait_for(lambda: cluster.dam_polls() >= len(DAM_HOSTS), timeout=40), cluster.log(
+        "worker-2"
+    )[-3000:]
+    assert cluster.query("SELECT count(*) FROM alert_episodes")[0][0] == 0, "backlog is no news"
+    publish_burst(room, range(BURST))
+    cluster.poll_now("Dam desk %")
+    sent = lambda: cluster.query(  # noqa: E731
+        "SELECT id FROM alert_outbox WHERE status = 'sent'"
+    )
+    assert wait_for(lambda: sent() and hook.slack_payloads(), timeout=30), (
+        cluster.log("replica-a")[-3000:],
+        hook.problems,
+    )
+    first.kill()  # the leader, right after it delivered the alert
+    assert len(hook.slack_payloads()) == 1
 
     # The standby takes over within the bound, and the crawl completes without the dead.
     assert wait_for(lambda: cluster.health(1).get("role") == "leader", timeout=10)
+    # One more story for the open episode: the new leader stores it, replays detection
+    # over the episode and runs delivery, and posts nothing again.
+    publish_burst(room, range(BURST, BURST + 1))
+    cluster.poll_now("Dam desk %")
     expected = expected_urls(room)
-    stored = lambda: {str(row[0]) for row in cluster.query("SELECT url FROM articles")}  # noqa: E731
+    stored = lambda: {  # noqa: E731
+        str(row[0])
+        for row in cluster.query(f"SELECT url FROM articles WHERE url NOT LIKE '{ARCHIVE}%'")
+    }
     assert wait_for(lambda: stored() >= expected, timeout=60), sorted(expected - stored())[:5]
     assert "now leads" in cluster.log("replica-b")
+    time.sleep(3)  # ticks: the new leader counts the stored poll and runs detection
 
-    urls = [str(row[0]) for row in cluster.query("SELECT url FROM articles")]
+    urls = [
+        str(row[0])
+        for row in cluster.query(f"SELECT url FROM articles WHERE url NOT LIKE '{ARCHIVE}%'")
+    ]
     assert len(urls) == len(set(urls)) and set(urls) == expected, "every article stored once"
     copies = cluster.query(
         "SELECT story_id, duplicate_of_id FROM articles WHERE title LIKE 'Peshmerga and Iraqi%'"
     )
     assert len(copies) == 3 and len({story for story, _ in copies}) == 1, "one story"
     assert sum(of is None for _, of in copies) == 1
+
+    # Exactly one episode, one outbox row per channel, sent once; one Slack post in all.
+    episodes = cluster.query("SELECT id, cluster, status FROM alert_episodes")
+    assert [(cluster_, status) for _, cluster_, status in episodes] == [(SPIKE, "open")]
+    outbox = cluster.query("SELECT episode_id, channel, kind, status FROM alert_outbox")
+    assert outbox == [(episodes[0][0], "slack", "open", "sent")], outbox
+    payloads = hook.slack_payloads()
+    assert len(payloads) == 1 and len(hook.requests) == 1, "no alert sent twice"
+    assert SPIKE in payloads[0]["text"], payloads[0]["text"]
     twice = cluster.query(
         "SELECT idempotency_key FROM alert_outbox WHERE status = 'sent' "
         "GROUP BY idempotency_key HAVING count(*) > 1"
@@ -238,6 +402,7 @@ def test_killing_a_worker_and_the_leader_loses_and_doubles_nothing(  # type: ign
     assert stop(survivor) == 0, cluster.log("worker-2")[-3000:]
     assert stop(cluster.processes["replica-b"]) == 0, cluster.log("replica-b")[-3000:]
     assert "Traceback" not in cluster.log("worker-2") + cluster.log("replica-b")
+    assert len(hook.requests) == 1, "nothing posted while stopping either"
 
 
 # -- the parts, against the real Redis -------------------------------------------------
