@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
@@ -135,25 +136,29 @@ def claim(
     return Claimed(message_id, row[0], row[1], row[2], row[3], row[4]), token
 
 
+def _release(
+    session_factory: sessionmaker[Session], message: Claimed, token: str, **values: Any
+) -> Any:
+    """End our claim on ``message`` with ``values``; a no-op if the claim is no longer ours
+    (the lease expired and another deliverer took it). Returns the UPDATE's result."""
+    with transaction(session_factory) as session:
+        return session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message.id, OutboxMessage.claim_token == token)
+            .values(claimed_at=None, claim_token=None, **values),
+            execution_options={"synchronize_session": False},
+        )
+
+
 def mark_sent(
     session_factory: sessionmaker[Session], message: Claimed, token: str, now: datetime
 ) -> None:
     """Record acceptance; retried briefly, because a failure here means a resend later."""
     for attempt in range(3):
         try:
-            with transaction(session_factory) as session:
-                result = session.execute(
-                    update(OutboxMessage)
-                    .where(OutboxMessage.id == message.id, OutboxMessage.claim_token == token)
-                    .values(
-                        status="sent",
-                        sent_at=now,
-                        claimed_at=None,
-                        claim_token=None,
-                        last_error=None,
-                    ),
-                    execution_options={"synchronize_session": False},
-                )
+            result = _release(
+                session_factory, message, token, status="sent", sent_at=now, last_error=None
+            )
             break
         except SQLAlchemyError as exc:
             if attempt == 2:
@@ -180,19 +185,14 @@ def mark_failed(
     now: datetime,
     reason: str,
 ) -> None:
-    with transaction(session_factory) as session:
-        session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == message.id, OutboxMessage.claim_token == token)
-            .values(
-                status="failed",
-                attempts=OutboxMessage.attempts + 1,
-                claimed_at=None,
-                claim_token=None,
-                last_error=reason,
-            ),
-            execution_options={"synchronize_session": False},
-        )
+    _release(
+        session_factory,
+        message,
+        token,
+        status="failed",
+        attempts=OutboxMessage.attempts + 1,
+        last_error=reason,
+    )
     logger.error("outbox: %s failed permanently: %s", message.key, reason)
 
 
@@ -210,20 +210,15 @@ def schedule_retry(
     if retry_after is not None:
         delay = max(delay, timedelta(seconds=retry_after))
     next_attempt_at = now + delay
-    with transaction(session_factory) as session:
-        session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == message.id, OutboxMessage.claim_token == token)
-            .values(
-                status="pending",
-                attempts=attempts,
-                next_attempt_at=next_attempt_at,
-                claimed_at=None,
-                claim_token=None,
-                last_error=reason,
-            ),
-            execution_options={"synchronize_session": False},
-        )
+    _release(
+        session_factory,
+        message,
+        token,
+        status="pending",
+        attempts=attempts,
+        next_attempt_at=next_attempt_at,
+        last_error=reason,
+    )
     waiting = now - message.created_at
     level = logging.ERROR if waiting >= LOUD_AFTER else logging.WARNING
     logger.log(
