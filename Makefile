@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CONFIG ?= config.toml
 
-.PHONY: install run test lint bench demo clean
+.PHONY: install run test fuzz lint bench demo clean
 
 install: $(STAMP)
 
@@ -21,6 +21,13 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest
+
+# The property-based harnesses (hostile sources, channel responses, queries) run a few
+# examples in `make test`; this runs many more of each.
+FUZZ_EXAMPLES ?= 200
+fuzz: install
+	MEDIAWATCH_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -p no:cacheprovider \
+		tests/test_crawl_fuzz.py tests/test_delivery_fuzz.py tests/test_query_fuzz.py
 
 lint: install
 	$(BIN)/ruff check .

@@ -11,6 +11,7 @@ UPDATE writes before it reads, so SQLite takes its write lock first and waits fo
 from __future__ import annotations
 
 import logging
+import math
 import random
 import time
 import uuid
@@ -35,6 +36,10 @@ BASE_DELAY = timedelta(seconds=30)
 MAX_DELAY = timedelta(hours=1)
 LOUD_AFTER = timedelta(hours=24)
 """Undelivered for longer than this: every failed retry is logged at ERROR."""
+REJECTED_TRIES = 3
+"""A message its channel refuses for good (SMTP 5yz, a webhook's 4xx) is failed when it
+has been tried this many times in all: a rejection is not repeated forever, but a
+content filter that misfires once does not lose an alert either."""
 
 
 def retry_delay(attempts: int, rng: random.Random | None = None) -> timedelta:
@@ -185,6 +190,7 @@ def mark_failed(
     now: datetime,
     reason: str,
 ) -> None:
+    """Give up on ``message``: ``failed`` with its reason, shown by ``alerts list``."""
     _release(
         session_factory,
         message,
@@ -193,7 +199,15 @@ def mark_failed(
         attempts=OutboxMessage.attempts + 1,
         last_error=reason,
     )
-    logger.error("outbox: %s failed permanently: %s", message.key, reason)
+    attempts = message.attempts + 1
+    logger.error(
+        "outbox: %s through %s failed for good after %d %s: %s",
+        message.key,
+        message.channel,
+        attempts,
+        "try" if attempts == 1 else "tries",
+        reason,
+    )
 
 
 def schedule_retry(
@@ -206,9 +220,7 @@ def schedule_retry(
     rng: random.Random | None,
 ) -> datetime:
     attempts = message.attempts + 1
-    delay = retry_delay(attempts, rng)
-    if retry_after is not None:
-        delay = max(delay, timedelta(seconds=retry_after))
+    delay = max(retry_delay(attempts, rng), _pause(retry_after))
     next_attempt_at = now + delay
     _release(
         session_factory,
@@ -234,14 +246,26 @@ def schedule_retry(
     return next_attempt_at
 
 
-def defer_channel(
-    session_factory: sessionmaker[Session], channel: str, now: datetime, until: datetime
-) -> int:
-    """Move the channel's other due messages to ``until`` (their attempts unchanged)."""
+def _pause(retry_after: float | None) -> timedelta:
+    """The pause a channel asked for, at most ``MAX_DELAY``: whatever number a channel
+    passes (NaN, infinite, negative, 1e20), the next try is a valid date, so the
+    message goes back to pending instead of staying claimed on an exception."""
+    if retry_after is None or not math.isfinite(retry_after) or retry_after <= 0:
+        return timedelta(0)
+    return timedelta(seconds=min(retry_after, MAX_DELAY.total_seconds()))
+
+
+def defer_channel(session_factory: sessionmaker[Session], channel: str, until: datetime) -> int:
+    """Hold the channel's pending messages due before ``until`` back to ``until`` (their
+    attempts unchanged): the channel is out, trying them sooner would only fail."""
     with transaction(session_factory) as session:
         result = session.execute(
             update(OutboxMessage)
-            .where(is_due(now), OutboxMessage.channel == channel)
+            .where(
+                OutboxMessage.status == "pending",
+                OutboxMessage.channel == channel,
+                OutboxMessage.next_attempt_at < until,
+            )
             .values(next_attempt_at=until),
             execution_options={"synchronize_session": False},
         )

@@ -6,7 +6,8 @@ weeks (so the day-of-week profile and the flags of the earlier buckets are known
 them (``alerts.spikes``), replays the recent complete buckets (``lookback``) and, when
 ``early`` is on, the current partial one through the cluster's episode
 (``alerts.episodes``), and writes what changed: ``AlertEpisode`` rows, and an ``Alert``
-enqueued for every channel in the same transaction (the caller commits).
+enqueued in the same transaction for each instant channel the cluster routes to, unless
+the cluster is muted (``alerts.mutes``) (the caller commits).
 
 Idempotent: the episode state lives in the database and replaying the same buckets from
 it gives no new transition, and the outbox ignores an idempotency key it already has.
@@ -31,7 +32,7 @@ import numpy as np
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from alerts.channels import delivery_names
+from alerts.channels import routed_names
 from alerts.counts import (
     BucketGrid,
     ClusterCounts,
@@ -41,6 +42,7 @@ from alerts.counts import (
 )
 from alerts.episodes import BucketVerdict, EpisodePolicy, EpisodeState, Transition, advance
 from alerts.message import Alert, Headline
+from alerts.mutes import muted_until
 from alerts.outbox import enqueue
 from alerts.render import report_command
 from alerts.spikes import SpikeParams, SpikeResult, detect_spikes
@@ -71,12 +73,13 @@ class EpisodeChange:
     """Outbox rows written for it (0 for a close, or when they existed already)."""
 
 
-def policy_from_config(config: DetectionConfig) -> EpisodePolicy:
+def policy_from_config(config: DetectionConfig, bucket: timedelta | None = None) -> EpisodePolicy:
+    """The episode rules of ``[detection]`` for buckets of ``bucket`` (default: its own)."""
     return EpisodePolicy(
-        bucket=config.bucket,
+        bucket=bucket or config.bucket,
         cooldown=config.cooldown,
         close_after=config.close_after,
-        quiet_threshold=config.quiet_threshold,
+        quiet_threshold=config.quiet_for(bucket),
         min_count=config.min_count,
         update_factor=config.update_factor,
         backlog_fraction=config.backlog_fraction,
@@ -145,7 +148,9 @@ def run_detection(session: Session, config: Config, now: datetime) -> list[Episo
     clusters = list(judged.rows)
     backlog = backlog_stories(session, grid, grid.bucket_start(max(first, 0)), clusters)
     policy = policy_from_config(detection)
-    channels = delivery_names(config.alerts)
+    # Routing and mutes: which channels each cluster's alerts go to now (see alerts.mutes).
+    routes = {item.name: routed_names(config.alerts, item) for item in config.clusters}
+    muted = muted_until(session, now)
     changes: list[EpisodeChange] = []
     for cluster in clusters:
         per_bucket = backlog.get(cluster, {})
@@ -156,7 +161,10 @@ def run_detection(session: Session, config: Config, now: datetime) -> list[Episo
         row = _latest_episode(session, cluster)
         state = _state_of(row)
         final, transitions = advance(state, verdicts, policy, partial)
-        changes += _apply(session, cluster, row, final, transitions, channels, grid.width, now)
+        targets, is_muted = routes[cluster], cluster in muted
+        changes += _apply(
+            session, cluster, row, final, transitions, targets, is_muted, grid.width, now
+        )
     if changes:
         logger.info("detect: %d episode change(s): %s", len(changes), _summary(changes))
     return changes
@@ -193,6 +201,7 @@ def _apply(
     final: EpisodeState | None,
     transitions: Sequence[Transition],
     channels: Sequence[str],
+    muted: bool,
     width: timedelta,
     now: datetime,
 ) -> list[EpisodeChange]:
@@ -214,12 +223,17 @@ def _apply(
                 sources=verdict.sources,
                 updates=0,
                 quiet_buckets=0,
+                muted=muted,
             )
             session.add(row)
             session.flush()
         assert row is not None  # an update or close always follows an open episode
         _copy_state(row, state)
-        if transition.kind in ("open", "update"):
+        if transition.kind == "update":
+            row.updated_at = now
+        # An episode opened while muted is never alerted; one open when a mute starts
+        # sends no update while it lasts.
+        if transition.kind in ("open", "update") and not (muted or row.muted):
             alert = _alert(session, transition, cluster, row.id, width)
             queued = len(enqueue(session, alert, channels, now))
         changes.append(

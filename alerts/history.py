@@ -52,7 +52,7 @@ def delivery_summary(messages: Sequence[OutboxMessage]) -> str:
     for message in messages:
         label = message.channel if message.kind == "open" else f"{message.channel} ({message.kind})"
         state = message.status
-        if message.status in ("pending", "sending") and message.attempts:
+        if message.status in ("pending", "sending", "failed") and message.attempts:
             state += f" ({message.attempts} {'try' if message.attempts == 1 else 'tries'})"
         parts.append(f"{label} {state}")
     return ", ".join(parts)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 AlertKind = Literal["open", "update", "digest", "test"]
 
@@ -44,13 +44,19 @@ class Alert:
     episode_id: int | None = None
     trend_command: str = ""
     extra: dict[str, str] = field(default_factory=dict)
+    entries: tuple[Alert, ...] = ()
+    """A digest's episodes, each as its own alert (empty for every other kind)."""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), default=_encode, ensure_ascii=False)
 
     @classmethod
     def from_json(cls, text: str) -> Alert:
-        data = json.loads(text)
+        return cls._from_dict(json.loads(text))
+
+    @classmethod
+    def _from_dict(cls, data: dict[str, Any]) -> Alert:
+        data["entries"] = tuple(cls._from_dict(entry) for entry in data.get("entries") or ())
         data["bucket_start"] = datetime.fromisoformat(data["bucket_start"])
         data["bucket_end"] = datetime.fromisoformat(data["bucket_end"])
         data["languages"] = tuple(data.get("languages") or ())

@@ -16,8 +16,21 @@ second enqueue of the same alert a no-op, on SQLite and PostgreSQL alike.
 3. it is sent with no database transaction open;
 4. it is marked ``sent`` (only if the claim is still ours) right after the channel
    accepted it; on failure it goes back to pending with ``attempts + 1`` and an
-   exponential backoff with jitter (30 s, 1 min, 2 min, ... capped at 1 h). A failing
-   channel is not tried again in the same pass, and its other due messages wait with it.
+   exponential backoff with jitter (30 s, 1 min, 2 min, ... capped at 1 h; a longer
+   ``Retry-After`` is honoured up to that cap).
+
+What a failure holds back depends on whose fault it is (``alerts.channels.base``):
+
+* the channel is out (no connection, a timeout, a 5xx, SMTP 4yz, a wrong password): it
+  is not tried again in this pass, and its other pending messages wait with it, to the
+  same time, so the channel's backoff grows with the first message's tries. But a
+  message that had failed before may be failing for a reason of its own (a server that
+  answers 5xx to that payload only), and it comes first again: so when such a message
+  fails, one more message is tried, and the channel is held back only if that one fails
+  too (or the channel's first try of the pass was a message's first try);
+* the channel refused this message (``MessageRejectedError``: SMTP 5yz, a webhook's
+  4xx): only this message is retried, and it is ``failed`` at its ``REJECTED_TRIES``-th
+  try; the pass goes on with the channel's other messages.
 
 Semantics: **at-least-once, with duplicates made rare and recognisable.** Nothing is
 lost: a message is pending until a channel accepted it, however long the channel is
@@ -33,8 +46,12 @@ the channel to deduplicate, which SMTP and incoming webhooks do not offer.
 The state changes themselves (claim, sent, retry, failed, lease recovery) and the
 retry policy live in ``alerts.claims``.
 
-A message is ``failed`` only for permanent problems: its channel is no longer in the
-config, or its payload cannot be read. Those are logged at ERROR.
+A message is ``failed`` only for permanent problems: its channel refused it
+``REJECTED_TRIES`` times, its channel is no longer in the config, or its payload cannot
+be read. Each is logged once at ERROR, counted in ``DeliveryReport.failed`` (the
+service's ``mediawatch_alerts_failed`` metric) and shown, with its reason, by
+``mediawatch alerts list``. A channel that is out never fails a message: it is kept
+until the channel works again.
 """
 
 from __future__ import annotations
@@ -46,7 +63,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import insert, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -55,11 +72,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.channels import resolve_channel
-from alerts.channels.base import Channel, RateLimitedError
+from alerts.channels.base import Channel, MessageRejectedError, RateLimitedError
 from alerts.claims import (
     LEASE,
     LOUD_AFTER,
     MAX_DELAY,
+    REJECTED_TRIES,
     Claimed,
     claim,
     defer_channel,
@@ -79,6 +97,7 @@ __all__ = [
     "LEASE",
     "LOUD_AFTER",
     "MAX_DELAY",
+    "REJECTED_TRIES",
     "DeliveryReport",
     "deliver_due",
     "enqueue",
@@ -100,14 +119,17 @@ class DeliveryReport:
     retrying: int = 0
     """Failed this time; pending again with a later ``next_attempt_at``."""
     failed: int = 0
-    """Permanently failed (channel not configured, unreadable payload)."""
+    """Given up on: refused by the channel ``REJECTED_TRIES`` times, channel not
+    configured, unreadable payload."""
     recovered: int = 0
     """Found ``sending`` past their lease (a crash mid-send) and put back to pending."""
     deferred: int = 0
-    """Due but not tried: their channel already failed in this pass, or another
-    deliverer claimed them first."""
+    """Held back without a try: their channel is out (they wait for its next try), or
+    another deliverer claimed them first."""
     errors: dict[str, str] = field(default_factory=dict)
     """Channel name -> the last error of this pass (secrets scrubbed)."""
+    failures: dict[str, str] = field(default_factory=dict)
+    """Idempotency key -> why it failed, for each message failed in this pass."""
 
     def __str__(self) -> str:
         parts = [f"{self.sent} sent", f"{self.retrying} to retry", f"{self.failed} failed"]
@@ -122,8 +144,11 @@ class DeliveryReport:
 
 
 def idempotency_key(alert: Alert, channel: str) -> str:
-    """``"<episode>:<kind>:<channel>"`` for episode alerts; otherwise kind, cluster, bucket."""
-    if alert.episode_id is not None:
+    """``"<episode>:<kind>:<channel>"`` for episode alerts, ``"digest:<channel>:<date>"``
+    for a daily digest (one per channel and local date); otherwise kind, cluster, bucket."""
+    if alert.kind == "digest" and "date" in alert.extra:
+        key = f"digest:{channel}:{alert.extra['date']}"
+    elif alert.episode_id is not None:
         key = f"{alert.episode_id}:{alert.kind}:{channel}"
     else:
         key = f"{alert.kind}:{alert.cluster}:{alert.bucket_start:%Y-%m-%dT%H:%M}:{channel}"
@@ -263,30 +288,65 @@ def _deliver_channel(
                 .limit(limit)
             )
         )
-    for message_id in ids:
+    last_try_failed = False
+    held_until: datetime | None = None
+    for position, message_id in enumerate(ids):
         claimed = claim(session_factory, message_id, now, clock)
         if claimed is None:
             report.deferred += 1  # another deliverer took it, or it was deferred
             continue
         message, token = claimed
-        error = _send(message, channel)
-        if error is None:
+        failure = _send(message, channel)
+        if failure is None:
             mark_sent(session_factory, message, token, now)
             report.sent += 1
+            last_try_failed = False
             continue
-        reason, retry_after, permanent = error
-        report.errors[channel_name] = reason
-        if permanent:
-            mark_failed(session_factory, message, token, now, reason)
+        report.errors[channel_name] = failure.reason
+        if failure.gives_up(message.attempts + 1):
+            mark_failed(session_factory, message, token, now, failure.reason)
             report.failed += 1
+            report.failures[message.key] = failure.reason
+            last_try_failed = False
             continue
         next_attempt_at = schedule_retry(
-            session_factory, message, token, now, reason, retry_after, rng
+            session_factory, message, token, now, failure.reason, failure.retry_after, rng
         )
         report.retrying += 1
-        # The channel is down: its other due messages wait with this one.
-        report.deferred += defer_channel(session_factory, channel_name, now, next_attempt_at)
-        return
+        if failure.scope == "message":
+            last_try_failed = False  # the channel answered: it works
+            continue
+        if channel_is_out(last_try_failed, position == 0, message.attempts):
+            until = max(next_attempt_at, held_until or next_attempt_at)
+            report.deferred += defer_channel(session_factory, channel_name, until)
+            return
+        last_try_failed = True
+        held_until = next_attempt_at
+
+
+def channel_is_out(last_try_failed: bool, first_of_pass: bool, failed_before: int) -> bool:
+    """Whether a try that failed at the channel level holds the channel's other messages
+    back: yes after two such tries in a row, or when the pass's first try was a message's
+    first. A message that had failed before (``failed_before`` > 0) may be failing for a
+    reason of its own (a 5xx for that payload only), and being the oldest it comes first
+    in every pass: one more message is tried before the others wait with it."""
+    return last_try_failed or (first_of_pass and failed_before == 0)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why a send did not succeed, and whose fault it was."""
+
+    reason: str
+    scope: Literal["channel", "message", "final"]
+    """``channel``: the channel is out (retry, the others wait); ``message``: the channel
+    refused this message (retry it alone, at most ``REJECTED_TRIES`` tries in all);
+    ``final``: no try can succeed (fail now)."""
+    retry_after: float | None = None
+
+    def gives_up(self, attempts: int) -> bool:
+        """Whether the message is failed after its ``attempts``-th try ended so."""
+        return self.scope == "final" or (self.scope == "message" and attempts >= REJECTED_TRIES)
 
 
 def _elapsed_since(now: datetime) -> Callable[[], datetime]:
@@ -294,21 +354,24 @@ def _elapsed_since(now: datetime) -> Callable[[], datetime]:
     return lambda: now + timedelta(seconds=time.monotonic() - started)
 
 
-def _send(message: Claimed, channel: Channel | None) -> tuple[str, float | None, bool] | None:
-    """None when the channel accepted; else (reason, retry_after seconds, permanent)."""
+def _send(message: Claimed, channel: Channel | None) -> Failure | None:
+    """None when the channel accepted the message; else why not."""
     if channel is None:
-        return f"channel {message.channel!r} is not in the config (any more)", None, True
+        return Failure(f"channel {message.channel!r} is not in the config (any more)", "final")
     try:
         alert = Alert.from_json(message.payload)
     except (ValueError, KeyError, TypeError) as exc:
-        return f"unreadable alert payload: {type(exc).__name__}", None, True
+        return Failure(f"unreadable alert payload: {type(exc).__name__}", "final")
     try:
         channel.send(alert, message.key)
     except RateLimitedError as exc:
-        return str(exc), exc.retry_after, False
+        return Failure(str(exc), "channel", exc.retry_after)
+    except MessageRejectedError as exc:
+        return Failure(str(exc), "message")
     except DeliveryError as exc:
-        return str(exc), None, False
+        return Failure(str(exc), "channel")
     except Exception as exc:
         # Not one of ours: its message may quote a secret (a URL), so keep only the type.
-        return f"channel {message.channel} failed unexpectedly: {type(exc).__name__}", None, False
+        reason = f"channel {message.channel} failed unexpectedly: {type(exc).__name__}"
+        return Failure(reason, "channel")
     return None

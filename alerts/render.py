@@ -15,7 +15,7 @@ import html
 import math
 import re
 import shlex
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -47,6 +47,25 @@ def probability_in_words(tail_probability: float) -> str:
     return f"about 1 in {int(rounded):,} under the usual pattern"
 
 
+def how_often(tail_probability: float, bucket: timedelta) -> str:
+    """How often a bucket this surprising comes by chance, for this cluster: the bucket's
+    width over its (calibrated) tail probability. ``"3 weeks"``, ``"over 1000 years"``."""
+    if math.isnan(tail_probability):
+        return "unknown"
+    if tail_probability <= 0:
+        return "over 1000 years"
+    seconds = bucket.total_seconds() / tail_probability
+    if seconds > 1000 * YEAR_SECONDS:
+        return "over 1000 years"
+    for unit, size in (("years", YEAR_SECONDS), ("weeks", 7 * 86400), ("days", 86400)):
+        if seconds >= 2 * size:
+            return f"{seconds / size:.0f} {unit}"
+    return f"{max(1, round(seconds / 3600))} hours"
+
+
+YEAR_SECONDS = 365.25 * 86400
+
+
 def stories(count: int) -> str:
     return f"{count} {'story' if count == 1 else 'stories'}"
 
@@ -68,7 +87,8 @@ def title(alert: Alert) -> str:
     if alert.kind == "update":
         return f"Still growing: {cluster}, {stories(alert.observed)} now"
     if alert.kind == "digest":
-        return f"mediawatch daily digest: {cluster}"
+        count = len(alert.entries)
+        return f"mediawatch daily digest {_digest_date(alert)}: {count} {_spikes(count)}"
     return f"Spike: {cluster}, {stories(alert.observed)} (usually {expected_words(alert.expected)})"
 
 
@@ -78,6 +98,13 @@ def summary(alert: Alert) -> str:
         return (
             "This is a test message from mediawatch. If you can read it, this channel is "
             "set up correctly."
+        )
+    if alert.kind == "digest":
+        clusters = ", ".join(dict.fromkeys(one_line(entry.cluster) for entry in alert.entries))
+        return (
+            f"{len(alert.entries)} {_spikes(len(alert.entries))} opened or grew since the "
+            f"previous digest ({alert.bucket_start:%Y-%m-%d %H:%M} to "
+            f"{alert.bucket_end:%Y-%m-%d %H:%M} UTC): {clusters}."
         )
     window = _window(alert)
     if alert.kind == "update":
@@ -95,13 +122,19 @@ def summary(alert: Alert) -> str:
 
 def facts(alert: Alert) -> list[tuple[str, str]]:
     """The explanation as label/value pairs (text only; escape before markup)."""
-    if alert.kind == "test":
+    if alert.kind in ("test", "digest"):
         return []
     languages = ", ".join(alert.languages) if alert.languages else "unknown"
     return [
         ("Cluster", alert.cluster),
         ("Stories", f"{alert.observed} observed, {expected_words(alert.expected)} expected"),
         ("How unusual", probability_in_words(alert.tail_probability)),
+        (
+            "How often",
+            "about once in "
+            f"{how_often(alert.tail_probability, alert.bucket_end - alert.bucket_start)}"
+            " for this cluster",
+        ),
         ("Sources", f"{alert.sources} distinct"),
         ("Languages", languages),
         ("Window", _window(alert)),
@@ -157,6 +190,8 @@ def text(alert: Alert) -> str:
     lines = [title(alert), "", summary(alert)]
     if alert.kind == "test":
         return "\n".join([*lines, ""])
+    if alert.kind == "digest":
+        return _digest_text(alert, lines)
     lines.append("")
     width = max(len(label) for label, _ in facts(alert))
     lines += [f"{label + ':':<{width + 1}} {one_line(value)}" for label, value in facts(alert)]
@@ -191,7 +226,9 @@ def html_document(alert: Alert) -> str:
         f'<h2 style="margin:0 0 12px 0;font-size:20px">{_e(title(alert))}</h2>',
         f'<p style="margin:0 0 16px 0">{_e(summary(alert))}</p>',
     ]
-    if alert.kind != "test":
+    if alert.kind == "digest":
+        parts += [_html_digest_entry(number, entry) for number, entry in _numbered(alert)]
+    elif alert.kind != "test":
         parts.append('<table style="border-collapse:collapse;margin:0 0 16px 0">')
         for label, value in facts(alert):
             parts.append(
@@ -245,7 +282,9 @@ def slack_blocks(alert: Alert, idempotency_key: str = "") -> list[dict[str, Any]
         {"type": "header", "text": _plain(_truncate(title(alert), SLACK_HEADER_LIMIT))},
         {"type": "section", "text": _mrkdwn(slack_escape(summary(alert)))},
     ]
-    if alert.kind != "test":
+    if alert.kind == "digest":
+        blocks += _slack_digest_entries(alert)
+    elif alert.kind != "test":
         fields = [_mrkdwn(f"*{label}*\n{slack_escape(value)}") for label, value in facts(alert)]
         blocks.append({"type": "section", "fields": fields[:10]})
         chosen = headlines(alert)
@@ -287,6 +326,71 @@ def _plain(value: str) -> dict[str, Any]:
 
 def _mrkdwn(value: str) -> dict[str, Any]:
     return {"type": "mrkdwn", "text": _truncate(value, SLACK_SECTION_LIMIT)}
+
+
+# -- the daily digest -------------------------------------------------------------------
+
+DIGEST_HEADLINES = 3
+"""Headlines shown per episode in a digest."""
+SLACK_DIGEST_ENTRIES = 40
+"""Episodes shown in a Slack digest (a message holds at most 50 blocks)."""
+
+
+def _spikes(count: int) -> str:
+    return "spike" if count == 1 else "spikes"
+
+
+def _digest_date(alert: Alert) -> str:
+    return one_line(alert.extra.get("date", f"{alert.bucket_end:%Y-%m-%d}"))
+
+
+def _numbered(alert: Alert) -> list[tuple[int, Alert]]:
+    return list(enumerate(alert.entries, start=1))
+
+
+def _digest_text(alert: Alert, lines: list[str]) -> str:
+    for number, entry in _numbered(alert):
+        lines += ["", f"{number}. {title(entry)}", f"   {summary(entry)}"]
+        for headline in headlines(entry, DIGEST_HEADLINES):
+            lines.append(f"   - {one_line(headline.title) or '(no title)'}")
+            url = safe_url(headline.url)
+            if url:
+                lines.append(f"     {url}")
+        lines.append(f"   See the trend: {trend_command(entry)}")
+    return "\n".join([*lines, ""])
+
+
+def _html_digest_entry(number: int, entry: Alert) -> str:
+    parts = [
+        f'<h3 style="font-size:16px;margin:16px 0 4px 0">{number}. {_e(title(entry))}</h3>',
+        f'<p style="margin:0 0 8px 0">{_e(summary(entry))}</p>',
+    ]
+    chosen = headlines(entry, DIGEST_HEADLINES)
+    if chosen:
+        parts.append('<ul style="margin:0 0 8px 0;padding-left:20px">')
+        parts += [f"<li>{_html_headline(headline)}</li>" for headline in chosen]
+        parts.append("</ul>")
+    parts.append(
+        '<pre style="background:#f4f4f4;padding:6px;margin:0 0 12px 0;white-space:pre-wrap">'
+        f"{_e(trend_command(entry))}</pre>"
+    )
+    return "\n".join(parts)
+
+
+def _slack_digest_entries(alert: Alert) -> list[dict[str, Any]]:
+    blocks = []
+    for number, entry in _numbered(alert)[:SLACK_DIGEST_ENTRIES]:
+        lines = [f"*{number}. {slack_escape(title(entry))}*", slack_escape(summary(entry))]
+        lines += [_slack_headline(headline) for headline in headlines(entry, DIGEST_HEADLINES)]
+        command = slack_escape(trend_command(entry)).replace("`", "'")
+        lines.append(f"See the trend: `{command}`")
+        blocks.append({"type": "section", "text": _mrkdwn("\n".join(lines))})
+    hidden = len(alert.entries) - SLACK_DIGEST_ENTRIES
+    if hidden > 0:
+        blocks.append(
+            {"type": "section", "text": _mrkdwn(f"…and {hidden} more: `mediawatch alerts list`")}
+        )
+    return blocks
 
 
 # -- the test message -------------------------------------------------------------------

@@ -85,12 +85,22 @@ class SpikeParams:
     min_window: int = 28
     """The history window is never shorter than this many buckets (coarse buckets)."""
     max_passes: int = 8
+    calibrate: bool = True
+    """Calibrate the model's tail probabilities on the series' own peaks (see the module
+    doc); without it they are taken at face value."""
+    peak_score: float = 1.0
+    """Buckets scoring above this (a model tail below 0.1) are the peaks the tail is fitted on."""
+    peak_prior: float = 20.0
+    """The model's own tail is worth this many peaks: with few, calibration changes little."""
 
     @classmethod
-    def from_config(cls, config: Any, **overrides: Any) -> SpikeParams:
-        """From a ``DetectionConfig`` (threshold, min_count, min_sources, history)."""
+    def from_config(
+        cls, config: Any, bucket: timedelta | None = None, **overrides: Any
+    ) -> SpikeParams:
+        """From a ``DetectionConfig``: its false-alarm budget (or threshold) for buckets of
+        ``bucket`` (default: its own), min_count, min_sources, history."""
         values = {
-            "threshold": config.threshold,
+            "threshold": config.spike_threshold(bucket),
             "min_count": config.min_count,
             "min_sources": config.min_sources,
             "history": config.history,
@@ -144,6 +154,16 @@ def tail_probability(count: ArrayLike, expected: ArrayLike, size: ArrayLike) -> 
     return out
 
 
+def gpd_survival(excess: Floats, shape: Floats, scale: Floats) -> Floats:
+    """``P(X > excess)`` for a generalised Pareto with ``shape`` (xi) and ``scale``."""
+    z = excess / scale
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        base = 1.0 + shape * z
+        safe = np.where(np.abs(shape) < 1e-9, 1.0, shape)
+        power = np.where(base > 0, np.power(np.maximum(base, 1e-300), -1.0 / safe), 0.0)
+    return np.asarray(np.where(np.abs(shape) < 1e-9, np.exp(-z), power), dtype=float)
+
+
 @dataclass(frozen=True)
 class _Layout:
     """How buckets map onto periods (days), slots (hours) and weekdays."""
@@ -161,6 +181,8 @@ class _Layout:
     """Periods in the history window."""
     weekly: bool
     """Periods are days, so a day-of-week factor can be fitted."""
+    calibration_window: int
+    """Periods whose peaks calibrate the tail (``weekly_history``, at least ``window``)."""
 
     @property
     def slots(self) -> int:
@@ -184,7 +206,8 @@ def _layout(start: int, width: int, length: int, params: SpikeParams) -> _Layout
     periods = -(-(lead + length) // per_period)
     window = max(math.ceil(history / period_seconds), math.ceil(params.min_window / per_period))
     first_day = (start - lead * width) // DAY
-    return _Layout(per_period, per_slot, lead, periods, first_day, window, weekly)
+    calibration = max(window, math.ceil(params.weekly_history.total_seconds() / period_seconds))
+    return _Layout(per_period, per_slot, lead, periods, first_day, window, weekly, calibration)
 
 
 def _trailing(values: Floats, window: int) -> Floats:
@@ -291,6 +314,60 @@ class _Baseline:
         relvar_rate = self.to_buckets(relvar) * (1.0 + delta + phi * mu)
         size = 1.0 / (delta / np.maximum(mu, 1e-12) + phi + relvar_rate)
         return mu, size, judged
+
+    def calibrate(self, tail: Floats, sample: Floats, flagged: Floats, counts: Floats) -> Floats:
+        """The model's tail probabilities, calibrated on the trailing peaks of the series.
+
+        A bucket's score ``s = -log10(tail)`` above ``u = peak_score`` is a peak (if its
+        count could make a spike: at least ``min_count``). Were the model exact, peaks
+        would come at rate ``10**-u`` and their excess ``s - u`` would be exponential with
+        mean ``1/ln 10``. Real counts have heavier tails, so the rate and the excess are
+        fitted on the trailing ``calibration_window``: the excess as a generalised Pareto
+        (the limit law of peaks over a threshold, Pickands-Balkema-de Haan; moments, shape
+        clipped to [-0.25, 0.45]), both shrunk toward the model's own tail with
+        ``peak_prior`` pseudo-peaks. The calibrated tail of a peak is
+        ``rate * GPD_survival(s - u)``; below ``u`` the model tail is scaled by the same
+        rate ratio (those buckets are never spikes at sane thresholds).
+
+        ``sample`` marks the unflagged buckets, ``flagged`` the flagged ones. Flagged
+        buckets stay out, as they stay out of the baseline, unless the window holds more
+        of them than the budget allows (``FLAG_EXCESS`` times the threshold's share, and
+        at least ``MIN_EXCESS_FLAGS``): then bursts are this series' way, not news, and
+        they are peaks like the others (as a lasting level shift becomes the new normal).
+        The result is never below the model's own tail: calibration only corrects the
+        model where the series is wilder than it thinks."""
+        p = self.params
+        u = p.peak_score
+        scores = score(tail)
+        eligible = (scores > u) & (counts >= max(p.min_count, 1))
+        excess = np.where(eligible, scores - u, 0.0)
+
+        def trailing(values: Floats) -> Floats:
+            return self.from_periods(
+                _trailing(self.per_period(values), self.layout.calibration_window)
+            )
+
+        n_kept, n_flagged = trailing(sample), trailing(flagged)
+        too_many = n_flagged > np.maximum(
+            MIN_EXCESS_FLAGS, FLAG_EXCESS * p.threshold * (n_kept + n_flagged)
+        )
+        weight = sample + flagged * too_many
+
+        n, k = trailing(weight), trailing(weight * eligible)
+        s1, s2 = trailing(weight * excess), trailing(weight * excess * excess)
+        k0, q0, m0 = p.peak_prior, 10.0**-u, 1.0 / math.log(10)
+        rate = (k + k0) / (n + k0 / q0)
+        out = np.minimum(1.0, tail * rate / q0)
+        over = scores > u
+        kk = k[over] + k0
+        mean = (s1[over] + k0 * m0) / kk
+        var = np.maximum((s2[over] + k0 * 2.0 * m0 * m0) / kk - mean * mean, 1e-12)
+        xi = np.clip(0.5 * (1.0 - mean * mean / var), -0.25, 0.45)
+        sigma = mean * (1.0 - xi)  # the GPD's mean is sigma / (1 - xi)
+        out[over] = rate[over] * gpd_survival(scores[over] - u, xi, sigma)
+        # Only ever more cautious than the model: a series whose peaks are rarer than the
+        # model says keeps the model's verdicts (the budget is a bound, not a quota).
+        return np.maximum(out, tail)
 
     def _warmup(self) -> int:
         if self.params.warmup is not None:
@@ -414,12 +491,11 @@ def _detect_rows(
 
     mu = np.zeros_like(padded)
     size = np.ones_like(padded)
+    tail = np.ones_like(padded)
     judged = np.zeros(padded.shape, dtype=bool)
     flags = np.zeros(padded.shape, dtype=bool)
-    # Buckets that could be flagged at all: enough stories, and far enough above the mean
-    # that the exact tail is worth computing (P(X >= mu + 2 sd) > 0.0118 for every NB).
-    gate = 2.0 if params.threshold < 0.0118 else 0.0
     floor = max(params.min_count, 1)
+    scale = _hour_scale(width)
     active = np.arange(rows)
     passes = 0
     while active.size and passes < params.max_passes:
@@ -428,25 +504,30 @@ def _detect_rows(
         use = present[active] * ~flags[active]
         sums = (unflagged[0][active], unflagged[1][active])
         mu_a, size_a, judged_a = baseline.fit(sub, use, sums)
-        mu[active], size[active], judged[active] = mu_a, size_a, judged_a
-        z = (sub - mu_a) / np.sqrt(mu_a + mu_a**2 / size_a)
-        check = (sub >= floor) & judged_a & (z > gate)
-        new = np.zeros(sub.shape, dtype=bool)
-        new[check] = tail_probability(sub[check], mu_a[check], size_a[check]) < params.threshold
+        sample = use * judged_a
+        flagged = present[active] * flags[active] * judged_a
+        tail_a = _surprise(baseline, sub, mu_a, size_a, judged_a, sample, flagged)
+        eligible = sub >= floor
+        if scale > 1:
+            # Also the hour ending at each bucket: a burst spread over several buckets
+            # (30 stories in an hour are 2.5 per 5 minutes) is as much news as a sharp one.
+            # Two tests per bucket, so each at half the threshold (Bonferroni).
+            hour = _rolling(sub, scale)
+            var = _rolling(mu_a + mu_a**2 / size_a, scale)
+            mean = _rolling(mu_a, scale)
+            hour_size = mean**2 / np.maximum(var - mean, 1e-9 * mean + 1e-12)
+            hour_tail = _surprise(baseline, hour, mean, hour_size, judged_a, sample, flagged)
+            # The hour after a sharp spike stays anomalous for as long as it holds the
+            # spike: those buckets are flagged too (one episode; they are not quiet).
+            tail_a = np.minimum(1.0, 2.0 * np.minimum(tail_a, hour_tail))
+            eligible = eligible | (hour >= floor)
+        mu[active], size[active], judged[active], tail[active] = mu_a, size_a, judged_a, tail_a
+        new = eligible & judged_a & (tail_a < params.threshold)
         changed = (new != flags[active]).any(axis=1)
         flags[active] = new
         active = active[changed]
     if active.size:
         logger.debug("spike flags of %d series not settled in %d passes", active.size, passes)
-
-    # Tails for the caller: exact above the mean, a normal approximation at or below it
-    # (those are unremarkable, and the exact tail is the costly part).
-    tail = np.ones_like(padded)
-    above = judged & (padded > mu)
-    tail[above] = tail_probability(padded[above], mu[above], size[above])
-    below = judged & (padded > 0) & ~above
-    sd = np.sqrt(mu[below] + mu[below] ** 2 / size[below])
-    tail[below] = special.ndtr((mu[below] - padded[below] + 0.5) / sd)
 
     window = slice(lay.lead, lay.lead + length)
     spike = flags[:, window]
@@ -462,6 +543,53 @@ def _detect_rows(
         spike=spike,
         passes=passes,
     )
+
+
+FLAG_EXCESS = 2.0
+MIN_EXCESS_FLAGS = 2.0
+"""Flags in the calibration window beyond this many times the threshold's share (and at
+least this many) are the series' habit: they count among its peaks."""
+GATE = 0.8
+"""Standard deviations above the mean beyond which the exact tail is computed: below it a
+bucket is neither a spike nor a peak (``P(X >= mu + 0.8 sd)`` exceeds 0.1 for these NBs),
+and a normal approximation serves (the exact tail is the costly part)."""
+
+
+def _surprise(
+    baseline: _Baseline,
+    counts: Floats,
+    mu: Floats,
+    size: Floats,
+    judged: Bools,
+    sample: Floats,
+    flagged: Floats,
+) -> Floats:
+    """Per bucket, the tail probability of its count: exact NB well above the mean, a
+    normal approximation elsewhere, 1 where not judged; calibrated on the series' own
+    peaks (``_Baseline.calibrate``) unless the params say otherwise."""
+    sd = np.sqrt(mu + mu**2 / size)
+    z = (counts - mu) / np.maximum(sd, 1e-12)
+    tail = np.ones(counts.shape)
+    exact = judged & (counts > 0) & (z > GATE)
+    tail[exact] = tail_probability(counts[exact], mu[exact], size[exact])
+    rough = judged & (counts > 0) & ~exact
+    tail[rough] = special.ndtr((mu[rough] - counts[rough] + 0.5) / np.maximum(sd[rough], 1e-12))
+    if baseline.params.calibrate:
+        tail = baseline.calibrate(tail, sample, flagged, counts)
+    return tail
+
+
+def _hour_scale(width: int) -> int:
+    """Buckets per hour when buckets divide an hour (5 minutes: 12), else 1."""
+    return HOUR // width if width < HOUR and HOUR % width == 0 else 1
+
+
+def _rolling(values: Floats, k: int) -> Floats:
+    """Sum of the ``k`` buckets ending at each bucket (fewer at the start), last axis."""
+    total = np.cumsum(values, axis=-1)
+    out = total.copy()
+    out[..., k:] -= total[..., :-k]
+    return out
 
 
 def _epoch(moment: datetime) -> int:

@@ -1,22 +1,63 @@
-"""Spike detection over 200 clusters x one year of hourly buckets: seconds and peak memory.
+"""Spike detection: speed, and how good its alerts are. Prints figures; no asserts.
 
-Baseline in the same run: a naive Poisson z-score against a trailing 14-day mean (no
-profile, no dispersion, no flags left out), over the same data. Prints figures; no asserts.
+1. Speed: 200 clusters x one year of hourly buckets, seconds and peak memory, beside
+   a naive Poisson z-score against a trailing 14-day mean over the same data.
+2. NAB standard-profile scores (bench/nab.py) on ``../shared/detection-dev`` of what
+   ``mediawatch detect --series FILE --format json`` prints with its defaults (every
+   row's ``timestamp`` is a detection), beside NAB's windowed Gaussian (bench/baselines.py)
+   measured in the same run.
+3. False alarms per series-week on the anomaly-free dev series and on synthetic null
+   series (bench/synthetic.py), and recall of injected spikes of 30-60 stories in an
+   hour at 5-minute, hourly and daily buckets.
+
+The CLI runs in-process from an empty temporary directory with $MEDIAWATCH_CONFIG
+unset, so no config.toml can change its defaults. Sections 2-3 need the shared data
+(``../shared/detection-dev`` from the repository root) and are skipped without it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import csv
+import io
+import json
+import os
+import sys
+import tempfile
 import time
 import tracemalloc
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 
 from alerts.spikes import detect_spikes
+from bench import nab, synthetic
+from bench.baselines import NAB_WINDOW, NAB_Z_THRESHOLD, windowed_gaussian
 
 CLUSTERS = 200
 HOURS = 365 * 24
 START = datetime(2025, 1, 6)
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEV_ROOT = REPO_ROOT.parent / "shared" / "detection-dev"
+WEEK = timedelta(days=7)
+
+NULL_SERIES = 50
+NULL_WEEKS = 8
+RECALL_SERIES = 10
+SPIKE_STORIES = (30, 60)
+BUCKETS = {
+    "5-minute": timedelta(minutes=5),
+    "hourly": timedelta(hours=1),
+    "daily": timedelta(days=1),
+}
+LEVELS: tuple[synthetic.Level, ...] = ("quiet", "mid", "busy")
+
+
+# --- 1. speed ------------------------------------------------------------------------
 
 
 def make_counts(rng: np.random.Generator) -> np.ndarray:
@@ -40,7 +81,7 @@ def naive_poisson_z(counts: np.ndarray, window: int = 14 * 24) -> np.ndarray:
     return (counts - mean) / np.sqrt(np.maximum(mean, 0.1)) > 3.09
 
 
-def measure(label: str, run) -> float:  # type: ignore[no-untyped-def]
+def measure(label: str, run: Callable[[], object]) -> float:
     tracemalloc.start()
     started = time.perf_counter()
     result = run()
@@ -52,7 +93,7 @@ def measure(label: str, run) -> float:  # type: ignore[no-untyped-def]
     return seconds
 
 
-def main() -> None:
+def bench_speed() -> None:
     counts = make_counts(np.random.default_rng(2024))
     buckets = counts.size
     print(f"{CLUSTERS} clusters x {HOURS} hourly buckets = {buckets:,} buckets")
@@ -72,6 +113,217 @@ def main() -> None:
     )
     print(f"detector / baseline: {detector / baseline:.1f}x; target < 2 s: {detector:.2f} s")
     print(f"chunked: {chunked:.2f} s ({buckets / chunked / 1e6:.1f} M buckets/s)")
+
+
+# --- the detector under test: the CLI with its defaults --------------------------------
+
+
+def mediawatch_onsets(series: Path) -> list[datetime]:
+    """Onsets ``mediawatch detect --series SERIES --format json`` prints, run in-process."""
+    from mediawatch.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    code: int | str | None = 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(["detect", "--series", str(series), "--format", "json"])
+        except SystemExit as exc:
+            code = exc.code
+    if code not in (0, None):
+        raise RuntimeError(f"mediawatch detect {series.name} exited {code}: {err.getvalue()}")
+    return [datetime.fromisoformat(row["timestamp"]) for row in json.loads(out.getvalue())]
+
+
+def read_values(path: Path) -> np.ndarray:
+    with path.open(encoding="utf-8", newline="") as handle:
+        rows = csv.reader(handle)
+        next(rows, None)
+        return np.array([float(row[1]) for row in rows if row])
+
+
+def series_weeks(stamps: Sequence[datetime]) -> float:
+    """Weeks a series covers, counting its last bucket."""
+    step = stamps[1] - stamps[0] if len(stamps) > 1 else timedelta(0)
+    return (stamps[-1] - stamps[0] + step) / WEEK
+
+
+# --- 2. NAB scores on the dev set -------------------------------------------------------
+
+
+def bench_nab(corpus: dict[str, nab.Labelled]) -> None:
+    print(f"\nNAB standard profile on {DEV_ROOT.name}/ ({len(corpus)} files)")
+    print(
+        f"windowed Gaussian: NAB's parameters (window {NAB_WINDOW}, step 1), fires on every"
+        f" row with |z| >= {NAB_Z_THRESHOLD} (NAB's optimised threshold 1.0)"
+    )
+    ours: dict[str, list[datetime]] = {}
+    gaussian: dict[str, list[datetime]] = {}
+    for name, labelled in corpus.items():
+        ours[name] = mediawatch_onsets(DEV_ROOT / name)
+        fired = windowed_gaussian(read_values(DEV_ROOT / name))
+        gaussian[name] = [labelled.timestamps[i] for i in fired]
+    mine = nab.score_corpus(corpus, ours)
+    theirs = nab.score_corpus(corpus, gaussian)
+    header = f"{'file':<52} {'win':>3}  {'mediawatch':>23}  {'windowed Gaussian':>23}"
+    print(header)
+    print(f"{'':<52} {'':>3}  {'score  found  FP':>23}  {'score  found  FP':>23}")
+    for name in corpus:
+        print(
+            f"{name:<52} {mine.files[name].windows:>3}  {_file_cells(mine.files[name])}"
+            f"  {_file_cells(theirs.files[name])}"
+        )
+    ratio = _ratio(mine.normalised, theirs.normalised)
+    print(
+        f"{'overall (raw scores summed, then normalised)':<56}"
+        f"  {_number(mine.normalised):>7}{'':>16}  {_number(theirs.normalised):>7}"
+    )
+    print(
+        f"raw: mediawatch {mine.raw:.3f}, windowed Gaussian {theirs.raw:.3f},"
+        f" null {mine.null:.1f}, perfect {mine.perfect:.1f}"
+    )
+    print(f"mediawatch / windowed Gaussian: {ratio}")
+
+
+def _file_cells(score: nab.FileScore) -> str:
+    found = f"{score.detected_windows}/{score.windows}"
+    return f"{_number(score.normalised):>7} {found:>6} {score.false_positives:>4}"
+
+
+def _number(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f}"
+
+
+def _ratio(ours: float | None, theirs: float | None) -> str:
+    if ours is None or theirs is None or theirs == 0:
+        return "n/a"
+    return f"{ours / theirs:.2f}x"
+
+
+# --- 3. false alarms and recall on synthetic series ------------------------------------
+
+
+def bench_no_anomaly(corpus: dict[str, nab.Labelled]) -> None:
+    print("\nFalse alarms per series-week on anomaly-free dev series (every detection is one)")
+    for name, labelled in corpus.items():
+        if labelled.windows:
+            continue
+        weeks = series_weeks(labelled.timestamps)
+        onsets = mediawatch_onsets(DEV_ROOT / name)
+        fired = windowed_gaussian(read_values(DEV_ROOT / name))
+        scored = nab.score_file(labelled, onsets).false_positives
+        print(
+            f"{name}: {weeks:.1f} weeks; mediawatch {len(onsets)} onsets"
+            f" = {len(onsets) / weeks:.3f}/week ({scored} after NAB's probation);"
+            f" windowed Gaussian {len(fired)} rows = {len(fired) / weeks:.3f}/week"
+        )
+
+
+def bench_null_set(workdir: Path) -> None:
+    for clumps in ("leaked", "reprints"):
+        _null_set(workdir, clumps)
+
+
+def _null_set(workdir: Path, clumps: synthetic.Clumps) -> None:
+    rng = np.random.default_rng(12)
+    share, (low, high) = synthetic.CLUMPS[clumps]
+    target = "target < 0.1/cluster-week" if clumps == "leaked" else "a stress test"
+    print(
+        f"\nSynthetic null set: {NULL_SERIES} series x {NULL_WEEKS} weeks hourly, negative-binomial"
+        f" with day/night profile and {clumps} wire clumps ({low}-{high} extra stories for"
+        f" {share:.0%} of stories; {target})"
+    )
+    onsets = dict.fromkeys(LEVELS, 0)
+    series = dict.fromkeys(LEVELS, 0)
+    for i in range(NULL_SERIES):
+        level = LEVELS[i % len(LEVELS)]
+        rows = synthetic.null_series(rng, NULL_WEEKS, timedelta(hours=1), level, clumps=clumps)
+        path = workdir / f"null-{clumps}-{i}.csv"
+        synthetic.write_csv(path, rows)
+        onsets[level] += len(mediawatch_onsets(path))
+        series[level] += 1
+    for level in LEVELS:
+        per_week = onsets[level] / (series[level] * NULL_WEEKS)
+        mean = synthetic.LEVEL_PER_HOUR[level]
+        print(
+            f"  {level:<5} ({mean:g}/h, {series[level]} series): {onsets[level]:>4} onsets"
+            f" = {per_week:.3f} per cluster-week"
+        )
+    total = sum(onsets.values()) / (NULL_SERIES * NULL_WEEKS)
+    print(f"  all: {sum(onsets.values())} onsets = {total:.3f} per cluster-week")
+
+
+def bench_recall(workdir: Path) -> None:
+    rng = np.random.default_rng(30)
+    print(
+        f"\nRecall of injected spikes ({SPIKE_STORIES[0]}-{SPIKE_STORIES[1]} extra stories in"
+        f" one hour, {RECALL_SERIES} series per cell, {NULL_WEEKS} weeks each, spike in weeks"
+        " 4-8; a hit is an onset in the spike's bucket(s) or the next bucket)"
+    )
+    print("  (spike/sd: median of the spike's stories per bucket over the bucket's noise sd)")
+    print(f"  {'bucket':<9} {'level':<6} {'spike/sd':>8} {'recall':>7} {'false alarms/week':>18}")
+    for label, bucket in BUCKETS.items():
+        for level in LEVELS:
+            hits, false_alarms, strength = _recall_cell(rng, workdir, bucket, level)
+            weeks = RECALL_SERIES * NULL_WEEKS
+            print(
+                f"  {label:<9} {level:<6} {strength:>8.1f} {hits / RECALL_SERIES:>7.2f}"
+                f" {false_alarms / weeks:>18.3f}"
+            )
+
+
+def _recall_cell(
+    rng: np.random.Generator, workdir: Path, bucket: timedelta, level: synthetic.Level
+) -> tuple[int, int, float]:
+    hits = false_alarms = 0
+    strengths = []
+    for i in range(RECALL_SERIES):
+        rows = synthetic.null_series(rng, NULL_WEEKS, bucket, level)
+        at = synthetic.START + timedelta(hours=int(rng.integers(21 * 24, NULL_WEEKS * 7 * 24)))
+        extra = int(rng.integers(SPIKE_STORIES[0], SPIKE_STORIES[1] + 1))
+        path = workdir / f"spike-{level}-{bucket.total_seconds():.0f}-{i}.csv"
+        synthetic.write_csv(path, synthetic.inject_spike(rows, at, extra))
+        first = synthetic.START + (at - synthetic.START) // bucket * bucket
+        last = max(first + bucket, at + timedelta(hours=1))  # end of the spike's buckets
+        _, noise = synthetic.bucket_noise(first, bucket, level)
+        strengths.append(extra / max(1, round(timedelta(hours=1) / bucket)) / noise)
+        onsets = mediawatch_onsets(path)
+        found = [moment for moment in onsets if first <= moment < last + bucket]
+        hits += bool(found)
+        false_alarms += len(onsets) - len(found)
+    return hits, false_alarms, float(np.median(strengths))
+
+
+# --- running it -------------------------------------------------------------------------
+
+
+def in_empty_directory(run: Callable[[Path], None]) -> None:
+    """Run with no config.toml in reach, so the CLI uses its defaults."""
+    os.environ.pop("MEDIAWATCH_CONFIG", None)
+    before = Path.cwd()
+    with tempfile.TemporaryDirectory(prefix="bench-detect-") as scratch:
+        os.chdir(scratch)
+        try:
+            run(Path(scratch))
+        finally:
+            os.chdir(before)
+
+
+def bench_quality(workdir: Path) -> None:
+    started = time.perf_counter()
+    corpus = nab.load_corpus(DEV_ROOT)
+    bench_nab(corpus)
+    bench_no_anomaly(corpus)
+    bench_null_set(workdir)
+    bench_recall(workdir)
+    print(f"\nquality sections: {time.perf_counter() - started:.1f} s")
+
+
+def main() -> None:
+    bench_speed()
+    if not (DEV_ROOT / "windows.json").exists():
+        print(f"\nskipped NAB scores, false alarms and recall: {DEV_ROOT} not found")
+        return
+    in_empty_directory(bench_quality)
 
 
 if __name__ == "__main__":

@@ -37,8 +37,20 @@ class QuerySyntaxError(WatchlistError):
     def __init__(self, message: str, query: str, position: int) -> None:
         self.query = query
         self.position = position
-        pointer = " " * position + "^"
-        super().__init__(f"{message} at position {position}\n  {query}\n  {pointer}")
+        shown, column = _excerpt(query, position)
+        super().__init__(f"{message} at position {position}\n  {shown}\n  {' ' * column}^")
+
+
+def _excerpt(query: str, position: int, width: int = 76) -> tuple[str, int]:
+    """The part of ``query`` around ``position`` fit for one terminal line (a 10 KB query
+    stays readable), line breaks and tabs as spaces; and the pointer's column in it."""
+    flat = "".join(" " if char.isspace() else char for char in query)
+    if len(flat) <= width:
+        return flat, position
+    start = max(0, min(position - width // 2, len(flat) - width))
+    head = "..." if start else ""
+    tail = "..." if start + width < len(flat) else ""
+    return head + flat[start : start + width] + tail, len(head) + position - start
 
 
 class SourceError(MediawatchError):

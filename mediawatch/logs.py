@@ -1,12 +1,21 @@
-"""Logging setup, done once by the CLI: readable lines on a terminal, JSON lines on request."""
+"""Logging setup, done once by the CLI: readable lines on a terminal, JSON lines on request.
+
+Every record passes ``SECRET_MASK`` on its way out, whichever library emitted it: a
+library (apprise, urllib3, a database driver) may log a token we handed it, so masking
+at the one handler is the only place that covers them all. The CLI tells it the
+secrets once the config is read (``mask_secrets``).
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 import sys
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Literal
+
+from mediawatch.secrets import mask, secret_forms
 
 LogFormat = Literal["text", "json"]
 
@@ -21,7 +30,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        if record.exc_info:
+        if record.exc_text:  # already masked (SecretMask)
+            entry["exception"] = record.exc_text
+        elif record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)
 
@@ -35,10 +46,51 @@ def configure_logging(level: str = "INFO", fmt: LogFormat = "text", stream: obje
             logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S")
         )
     handler.addFilter(_library_filter)
+    handler.addFilter(SECRET_MASK)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     quiet_libraries()
+
+
+class SecretMask(logging.Filter):
+    """Replaces every known secret in a record's message, arguments, traceback and stack
+    with ``***``. Records are formatted here, once, so a secret passed as an argument
+    (``logger.debug("POST %s", url)``) is caught like one written into the text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: tuple[str, ...] = ()
+
+    def update(self, secrets: Iterable[str]) -> None:
+        self.forms = secret_forms(secrets)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self.forms:
+            return True
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record: mask what it holds, as text
+            message = f"{record.msg} {record.args}"
+        record.msg = mask(message, self.forms)
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = _PLAIN.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = mask(record.exc_text, self.forms)
+        if record.stack_info:
+            record.stack_info = mask(record.stack_info, self.forms)
+        return True
+
+
+_PLAIN = logging.Formatter()
+SECRET_MASK = SecretMask()
+"""The one mask, on every handler ``configure_logging`` installs."""
+
+
+def mask_secrets(secrets: Iterable[str]) -> None:
+    """From now on, these values never appear in a log line."""
+    SECRET_MASK.update(secrets)
 
 
 NOISY = (

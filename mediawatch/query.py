@@ -17,6 +17,11 @@ Analysts know it from Lucene, Talkwalker and Meltwater::
   implicit), ``OR``. Parentheses group.
 
 ``Query.parse`` raises ``QuerySyntaxError`` with the 0-based position of the problem.
+
+``AND`` and ``OR`` are n-ary (``a OR b OR c`` is one node), so a thousand OR-ed terms
+make a flat tree. Nesting (parentheses, ``NOT``, a chain of ``NEAR``) is limited to
+``MAX_DEPTH`` levels: every walker of the tree recurses, and a deeper query is refused
+as "nested too deeply" instead of exhausting Python's stack.
 """
 
 from __future__ import annotations
@@ -58,14 +63,16 @@ class Not:
 
 @dataclass(frozen=True)
 class And:
-    left: Node
-    right: Node
+    """Every part holds (two or more parts)."""
+
+    parts: tuple[Node, ...]
 
 
 @dataclass(frozen=True)
 class Or:
-    left: Node
-    right: Node
+    """At least one part holds (two or more parts)."""
+
+    parts: tuple[Node, ...]
 
 
 @dataclass(frozen=True)
@@ -76,6 +83,11 @@ class Near:
 
 
 Node = Term | ClusterRef | Not | And | Or | Near
+
+MAX_DEPTH = 32
+"""Deepest nesting a query may have: parentheses, ``NOT`` and ``NEAR`` links each add a
+level. Real queries use a handful; the limit keeps every recursive walker far from
+Python's recursion limit."""
 
 
 class Token(NamedTuple):
@@ -156,6 +168,8 @@ class _Parser:
     source: str
     tokens: list[Token]
     index: int = 0
+    depth: int = 0
+    """Nesting levels open at the current token (see ``MAX_DEPTH``)."""
 
     @property
     def token(self) -> Token:
@@ -164,6 +178,12 @@ class _Parser:
     def fail(self, message: str, position: int | None = None) -> QuerySyntaxError:
         where = self.token.position if position is None else position
         return QuerySyntaxError(message, self.source, where)
+
+    def enter(self, token: Token) -> None:
+        """Open one nesting level at ``token``; refuse to go past ``MAX_DEPTH``."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.fail(f"nested too deeply (at most {MAX_DEPTH} levels)", token.position)
 
     def parse(self) -> Node:
         if self.token.kind == "end":
@@ -176,41 +196,47 @@ class _Parser:
         return node
 
     def parse_or(self) -> Node:
-        node = self.parse_and()
+        parts = [self.parse_and()]
         while self.token.kind == "or":
             operator = self.token
             self.index += 1
-            node = Or(node, self.operand_after(operator, self.parse_and))
-        return node
+            parts.append(self.operand_after(operator, self.parse_and))
+        return parts[0] if len(parts) == 1 else Or(tuple(parts))
 
     def parse_and(self) -> Node:
-        node = self.parse_near()
+        parts = [self.parse_near()]
         while self.token.kind == "and" or self.token.kind in _STARTS_OPERAND:
             if self.token.kind == "and":
                 operator = self.token
                 self.index += 1
-                node = And(node, self.operand_after(operator, self.parse_near))
+                parts.append(self.operand_after(operator, self.parse_near))
             else:
-                node = And(node, self.parse_near())
-        return node
+                parts.append(self.parse_near())
+        return parts[0] if len(parts) == 1 else And(tuple(parts))
 
     def parse_near(self) -> Node:
+        outer = self.depth
         node = self.parse_unary()
         while self.token.kind == "near":
             operator = self.token
+            self.enter(operator)  # a chain of NEARs nests to the left
             self.index += 1
             right = self.operand_after(operator, self.parse_unary)
             for side in (node, right):
                 if isinstance(side, Not):
                     raise self.fail("NEAR cannot take a NOT operand", operator.position)
             node = Near(node, right, operator.distance)
+        self.depth = outer
         return node
 
     def parse_unary(self) -> Node:
         if self.token.kind == "not":
             operator = self.token
+            self.enter(operator)
             self.index += 1
-            return Not(self.operand_after(operator, self.parse_unary))
+            operand = self.operand_after(operator, self.parse_unary)
+            self.depth -= 1
+            return Not(operand)
         return self.parse_primary()
 
     def operand_after(self, operator: Token, parse: Callable[[], Node]) -> Node:
@@ -221,6 +247,7 @@ class _Parser:
     def parse_primary(self) -> Node:
         token = self.token
         if token.kind == "lparen":
+            self.enter(token)
             self.index += 1
             if self.token.kind == "rparen":
                 raise self.fail("empty parentheses", token.position)
@@ -228,6 +255,7 @@ class _Parser:
             if self.token.kind != "rparen":
                 raise self.fail("missing ')' for this '('", token.position)
             self.index += 1
+            self.depth -= 1
             return node
         if token.kind in ("word", "phrase"):
             self.index += 1
@@ -299,26 +327,41 @@ class Query:
         return self.evaluate(lambda term: spans.get(term, ()), cluster)[0]
 
 
-def _walk_terms(node: Node, positive: bool | None, negated: bool = False) -> list[Term]:
-    if isinstance(node, Term):
-        return [node] if positive is None or positive != negated else []
+def _children(node: Node) -> tuple[Node, ...]:
+    if isinstance(node, And | Or):
+        return node.parts
+    if isinstance(node, Near):
+        return (node.left, node.right)
     if isinstance(node, Not):
-        return _walk_terms(node.operand, positive, not negated)
-    if isinstance(node, And | Or | Near):
-        return _walk_terms(node.left, positive, negated) + _walk_terms(
-            node.right, positive, negated
-        )
-    return []
+        return (node.operand,)
+    return ()
+
+
+def _walk_terms(node: Node, positive: bool | None) -> list[Term]:
+    """Terms in query order; ``positive`` True: only those under an even number of NOTs
+    (False: odd; None: all). Iterative, so a long query costs no stack."""
+    found: list[Term] = []
+    stack: list[tuple[Node, bool]] = [(node, False)]
+    while stack:
+        current, negated = stack.pop()
+        if isinstance(current, Term):
+            if positive is None or positive != negated:
+                found.append(current)
+            continue
+        flip = isinstance(current, Not)
+        stack.extend((child, negated != flip) for child in reversed(_children(current)))
+    return found
 
 
 def _walk_clusters(node: Node) -> list[str]:
-    if isinstance(node, ClusterRef):
-        return [node.name]
-    if isinstance(node, Not):
-        return _walk_clusters(node.operand)
-    if isinstance(node, And | Or | Near):
-        return _walk_clusters(node.left) + _walk_clusters(node.right)
-    return []
+    found: list[str] = []
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, ClusterRef):
+            found.append(current.name)
+        stack.extend(reversed(_children(current)))
+    return found
 
 
 def _evaluate(
@@ -331,14 +374,25 @@ def _evaluate(
         return cluster(node.name)
     if isinstance(node, Not):
         return not _evaluate(node.operand, term_spans, cluster)[0], ()
-    left_ok, left = _evaluate(node.left, term_spans, cluster)
-    if isinstance(node, And) and not left_ok:
-        return False, ()
-    right_ok, right = _evaluate(node.right, term_spans, cluster)
     if isinstance(node, And):
-        return right_ok, [*left, *right] if right_ok else ()
+        spans_and: list[Span] = []
+        for part in node.parts:
+            ok, spans = _evaluate(part, term_spans, cluster)
+            if not ok:
+                return False, ()
+            spans_and.extend(spans)
+        return True, spans_and
     if isinstance(node, Or):
-        return left_ok or right_ok, [*(left if left_ok else ()), *(right if right_ok else ())]
+        held = False
+        spans_or: list[Span] = []
+        for part in node.parts:
+            ok, spans = _evaluate(part, term_spans, cluster)
+            if ok:
+                held = True
+                spans_or.extend(spans)
+        return held, spans_or
+    _, left = _evaluate(node.left, term_spans, cluster)
+    _, right = _evaluate(node.right, term_spans, cluster)
     close = [
         *(a for a in left if any(gap(a, b) <= node.distance for b in right)),
         *(b for b in right if any(gap(a, b) <= node.distance for a in left)),

@@ -51,7 +51,8 @@ def check_cluster(cluster: ClusterConfig) -> None:
         try:
             Query.parse(cluster.query)
         except QuerySyntaxError as exc:
-            raise ValueError(f"query {cluster.query!r}: {str(exc).splitlines()[0]}") from None
+            shown = cluster.query if len(cluster.query) <= 80 else cluster.query[:77] + "..."
+            raise ValueError(f"query {shown!r}: {str(exc).splitlines()[0]}") from None
 
 
 def _check_terms(role: str, terms: Iterable[str]) -> None:

@@ -18,7 +18,7 @@ Renderings keep user text out of SQL: ``fts5_match`` quotes every word for an FT
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import BindParameter, ColumnElement, bindparam, func, literal_column
@@ -68,17 +68,16 @@ def _node(
         return _cluster(node.name, clusters, visiting)
     if isinstance(node, Not):
         return None
-    left = _node(node.left, clusters, visiting)
-    right = _node(node.right, clusters, visiting)
+    children = node.parts if isinstance(node, And | Or) else (node.left, node.right)
+    parts = [_node(child, clusters, visiting) for child in children]
     if isinstance(node, And | Near):
-        both = [part for part in (left, right) if part is not None]
-        if not both:
+        kept = [part for part in parts if part is not None]
+        if not kept:
             return None
-        return both[0] if len(both) == 1 else AllOf(tuple(both))
-    assert isinstance(node, Or)
-    if left is None or right is None:
+        return _all(kept)
+    if any(part is None for part in parts):
         return None
-    return _any([left, right])
+    return _any(part for part in parts if part is not None)
 
 
 def _cluster(
@@ -95,6 +94,14 @@ def _cluster(
     if not parts or any(part is None for part in parts):
         return None
     return _any(part for part in parts if part is not None)
+
+
+def _all(parts: Iterable[Prefilter]) -> Prefilter:
+    flat: list[Prefilter] = []
+    for part in parts:
+        flat.extend(part.parts if isinstance(part, AllOf) else [part])
+    unique = tuple(dict.fromkeys(flat))
+    return unique[0] if len(unique) == 1 else AllOf(unique)
 
 
 def _any(parts: Iterable[Prefilter]) -> Prefilter:
@@ -125,8 +132,15 @@ def tsquery(expr: Prefilter, name: Callable[[], str]) -> ColumnElement[object]:
         words: BindParameter[str] = bindparam(name(), " ".join(expr.words))
         return func.plainto_tsquery(literal_column("'simple'::regconfig"), words)
     parts = [tsquery(part, name) for part in expr.parts]
-    operator = "&&" if isinstance(expr, AllOf) else "||"
-    combined = parts[0]
-    for part in parts[1:]:
-        combined = combined.op(operator, return_type=combined.type)(part)
-    return combined.self_group() if len(parts) > 1 else combined
+    return _balanced(parts, "&&" if isinstance(expr, AllOf) else "||")
+
+
+def _balanced(parts: Sequence[ColumnElement[object]], operator: str) -> ColumnElement[object]:
+    """``parts`` joined with ``operator`` as a balanced tree: a thousand OR-ed terms nest
+    ten levels deep, not a thousand (SQL compilers recurse on nesting)."""
+    if len(parts) == 1:
+        return parts[0]
+    middle = len(parts) // 2
+    left = _balanced(parts[:middle], operator)
+    right = _balanced(parts[middle:], operator)
+    return left.op(operator, return_type=left.type)(right).self_group()

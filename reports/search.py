@@ -86,7 +86,7 @@ def compile_query(source: str, clusters: Sequence[str], watchlist: Watchlist) ->
     query = Query.parse(source)
     root = query.root
     for name in clusters:
-        root = And(root, ClusterRef(name, len(source)))
+        root = And((root, ClusterRef(name, len(source))))
     full = Query(source, root)
     known = set(watchlist.names)
     for name in full.cluster_refs():

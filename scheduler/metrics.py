@@ -52,6 +52,11 @@ class ServiceMetrics:
             "mediawatch_unhealthy_sources", "Sources marked unhealthy", registry=r
         )
         self.alerts_sent = Counter("mediawatch_alerts_sent", "Alert messages delivered", registry=r)
+        self.alerts_failed = Counter(
+            "mediawatch_alerts_failed",
+            "Alert messages given up on (refused by their channel, or its channel is gone)",
+            registry=r,
+        )
         self.job_errors = Counter(
             "mediawatch_job_errors", "Job runs that failed", ["job"], registry=r
         )

@@ -8,12 +8,20 @@ The rules, in order:
   when the source recovers. A source failing ``UNHEALTHY_AFTER_FAILURES`` times in a row
   and for at least ``UNHEALTHY_AFTER`` is marked unhealthy: still polled (at the backoff
   pace), never silently dropped.
-* **Success**: the interval moves toward the source's publishing rate: half the mean gap
-  between its entries' publication times, so a poll usually finds about one new entry
-  before it scrolls away. With no dates to go by: shrink when most entries were new
-  (we may be missing some), grow by half when nothing was new (or 304).
+* **Partial**: the source answered but some of what it listed is not stored yet (a child
+  sitemap or a page failed, the crawl ended first). The interval adapts as on success,
+  but the source is retried soon, ``min_interval * 2**(failures-1)`` capped at
+  ``max_interval``, counting as a failure: a part that never comes back costs a few
+  polls a day, not one every tick, and shows in ``sources status``.
+* **Success**: the interval moves toward the source's publishing rate: half the median
+  gap between its entries' publication times, so a poll usually finds about one new entry
+  before it scrolls away. The median, not the mean: one entry dated 1970 (or 2099) in a
+  busy feed must not throttle it; impossible dates are left out altogether. With no
+  dates to go by: shrink when most entries were new (we may be missing some), grow by
+  half when nothing was new (or 304).
 * **Caching hints** (RSS ``ttl``, ``sy:updatePeriod``, ``Cache-Control: max-age``,
-  ``Retry-After``) are floors: we never poll sooner than the publisher asks.
+  ``Retry-After``) are floors: we never poll sooner than the publisher asks, but no
+  later than ``max_interval`` either, whatever a server says.
 * Everything stays within ``[min_interval, max_interval]``, and a ±10% jitter spreads
   the polls of sources (and hosts) that would otherwise fire in step.
 """
@@ -23,7 +31,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import pairwise
+from statistics import median
 from typing import Literal
+
+from storage.clock import plausible
 
 UNHEALTHY_AFTER_FAILURES = 8
 UNHEALTHY_AFTER = timedelta(hours=24)
@@ -31,7 +43,7 @@ GROWTH = 1.5
 SHRINK = 0.5
 JITTER = 0.1
 
-PollStatus = Literal["ok", "not_modified", "error"]
+PollStatus = Literal["ok", "not_modified", "partial", "error"]
 
 
 @dataclass(frozen=True)
@@ -78,26 +90,30 @@ def next_schedule(
 ) -> Schedule:
     """The schedule after ``outcome``; ``jitter`` is a uniform draw in [0, 1)."""
     spread = 1 + JITTER * (2 * jitter - 1)
-    if outcome.status == "error":
+    # A server's hint is data: a Retry-After of a billion seconds waits max_interval.
+    floor = min(
+        max(outcome.ttl or timedelta(0), outcome.retry_after or timedelta(0)), bounds.max_interval
+    )
+    if outcome.status in ("error", "partial"):
         failures += 1
-        base = max(interval, bounds.min_interval)
-        delay = min(bounds.max_interval, base * 2 ** min(failures - 1, 30)) * spread
-        if outcome.retry_after:
-            delay = max(delay, outcome.retry_after)
         failing_since_long = last_success_at is None or now - last_success_at >= UNHEALTHY_AFTER
         healthy = not (failures >= UNHEALTHY_AFTER_FAILURES and failing_since_long)
-        return Schedule(interval, now + delay, failures, healthy)
+        if outcome.status == "error":
+            base = max(interval, bounds.min_interval)
+        else:
+            base = bounds.min_interval
+            interval = bounds.clamp(adapted_interval(outcome, interval, now))
+        delay = min(bounds.max_interval, base * 2 ** min(failures - 1, 30)) * spread
+        return Schedule(interval, now + max(delay, floor), failures, healthy)
 
-    interval = bounds.clamp(adapted_interval(outcome, interval))
+    interval = bounds.clamp(adapted_interval(outcome, interval, now))
     delay = bounds.clamp(interval * spread)
-    floor = max(outcome.ttl or timedelta(0), outcome.retry_after or timedelta(0))
-    delay = max(delay, min(floor, bounds.max_interval))
-    return Schedule(interval, now + delay, 0, True)
+    return Schedule(interval, now + max(delay, floor), 0, True)
 
 
-def adapted_interval(outcome: PollOutcome, interval: timedelta) -> timedelta:
+def adapted_interval(outcome: PollOutcome, interval: timedelta, now: datetime) -> timedelta:
     """The normal interval after a successful poll, before bounds and hints."""
-    gap = mean_gap(outcome.entry_times)
+    gap = typical_gap([t for t in outcome.entry_times if plausible(t, now)])
     if outcome.status == "not_modified" or (outcome.new == 0 and outcome.entries > 0):
         grown = interval * GROWTH
         return grown if gap is None else min(grown, max(interval, gap / 2))
@@ -108,12 +124,11 @@ def adapted_interval(outcome: PollOutcome, interval: timedelta) -> timedelta:
     return interval
 
 
-def mean_gap(times: Sequence[datetime]) -> timedelta | None:
-    """Mean time between consecutive entries, or None with fewer than three dated ones."""
-    if len(times) < 3:
+def typical_gap(times: Sequence[datetime]) -> timedelta | None:
+    """Median time between consecutive distinct entry times, or None with fewer than three
+    (entries published together are one publishing event; a feed's build time is none)."""
+    ordered = sorted(set(times))
+    if len(ordered) < 3:
         return None
-    ordered = sorted(times)
-    span = ordered[-1] - ordered[0]
-    if span <= timedelta(0):
-        return None
-    return span / (len(ordered) - 1)
+    gaps = [(later - earlier).total_seconds() for earlier, later in pairwise(ordered)]
+    return timedelta(seconds=median(gaps))

@@ -18,7 +18,7 @@ def adaptive_plan(crawl: CrawlConfig, rng: random.Random | None = None) -> Plan:
 
     def plan(result: PollResult, row: Source, now: datetime) -> NextPoll:
         outcome = PollOutcome(
-            status=result.status,
+            status=result.recorded_status,
             entries=result.entries,
             new=result.new,
             entry_times=tuple(result.entry_times),

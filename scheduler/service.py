@@ -240,15 +240,21 @@ class Service:
                 self.scheduler.modify_job("deliver", next_run_time=datetime.now().astimezone())
 
     def deliver(self) -> None:
-        """Deliver what the outbox holds, with retries."""
+        """Queue the daily digests that are due, then deliver what the outbox holds."""
         if not self.config.alerts.channels:
             return
+        with self._job("digest"):  # a failing digest never holds back the alerts
+            from alerts.digest import queue_due_digests
+
+            with transaction(self.sessions) as session:
+                queue_due_digests(session, self.config, self.clock())
         with self._job("deliver"):
             from alerts.channels import build_channels
             from alerts.outbox import deliver_due
 
             report = deliver_due(self.sessions, build_channels(self.config.alerts), self.clock())
             self.metrics.alerts_sent.inc(report.sent)
+            self.metrics.alerts_failed.inc(report.failed)
 
     def index(self) -> None:
         """Keep the search index current (new articles are queued by database triggers)."""

@@ -66,6 +66,11 @@ _WWW_N = re.compile(r"^www\d+\.")
 _SECOND_LEVEL = frozenset({"co", "com", "net", "org", "gov", "ac", "edu", "or", "ne", "go", "gob"})
 
 
+MAX_URL_LENGTH = 2083
+"""The longest URL mediawatch follows or stores: Scrapy's ``URLLENGTH_LIMIT`` default (and
+old browsers'), well inside what PostgreSQL's index on ``articles.url`` can hold."""
+
+
 def canonical_url(url: str, base: str | None = None) -> str:
     """The canonical spelling of ``url`` (resolved against ``base`` when relative).
 

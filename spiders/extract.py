@@ -18,17 +18,19 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import urljoin
 
 import lxml.html
 from charset_normalizer import from_bytes
+from htmldate import find_date
 from trafilatura import bare_extraction
 from trafilatura.settings import Document
 from w3lib.encoding import html_to_unicode
 
 from spiders.language import choose_language
+from storage.clock import utc
 
 logger = logging.getLogger(__name__)
 
@@ -44,11 +46,15 @@ FAVOR_RECALL = True
 default 0.950 mean token F1 at ~30 pages/s; favor_recall 0.946 at ~39 pages/s;
 fast (no fallback extractors) 0.941 at ~38 pages/s. Recall also suits matching."""
 
+DATE_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
 DATE_PARAMS = {
-    "outputformat": "%Y-%m-%dT%H:%M:%S%z",
-    "extensive_search": True,
+    "outputformat": DATE_FORMAT,
+    "extensive_search": False,
     "original_date": True,
 }
+"""The page's date from its metadata and markup only (meta tags, JSON-LD, ``<time>``, the
+URL): what the publisher states. A date found in the running text is a guess (a caption's
+"Nov. 6, 2019"), searched for separately and only when nothing better exists."""
 
 _LATIN_LOOKALIKES = frozenset(
     ("cp1250", "cp1252", "cp1254", "cp1257", "latin_1", "iso8859_2", "iso8859_15", "mac_roman")
@@ -66,12 +72,16 @@ class Extracted:
     title: str
     text: str
     published_at: datetime | None
+    """From the page's metadata."""
     author: str | None
     language: str | None
     canonical_url: str | None
     """The page's ``rel=canonical`` resolved against its URL, not yet vetted
     (``spiders.canonical.prefer_canonical`` decides whether to trust it)."""
     description: str | None
+    text_date: datetime | None = None
+    """A date found in the page's text, searched for only when asked and the metadata has
+    none (``spiders.news.published_at`` ranks it last)."""
 
 
 def extract_article(
@@ -80,14 +90,16 @@ def extract_article(
     *,
     fallback_language: str | None = None,
     content_type: str | None = None,
+    date_from_text: bool = False,
 ) -> Extracted | None:
     """Extract ``html`` fetched from ``url``; None when no main text can be had.
 
     ``fallback_language`` (e.g. the feed's language) is used when the page neither
     declares a language nor has enough text to detect one; ``content_type`` is the
-    response's Content-Type header, whose charset wins over the page's own."""
+    response's Content-Type header, whose charset wins over the page's own.
+    ``date_from_text`` searches the text for a date when the metadata has none."""
     try:
-        return _extract(html, url, fallback_language, content_type)
+        return _extract(html, url, fallback_language, content_type, date_from_text)
     except Exception as exc:  # hostile pages must not stop a crawl
         logger.warning("extraction failed for %s: %s: %s", url, type(exc).__name__, exc)
         return None
@@ -105,7 +117,11 @@ def decode_html(html: bytes, content_type: str | None = None) -> str:
 
 
 def _extract(
-    html: bytes | str, url: str, fallback_language: str | None, content_type: str | None
+    html: bytes | str,
+    url: str,
+    fallback_language: str | None,
+    content_type: str | None,
+    date_from_text: bool,
 ) -> Extracted | None:
     text = decode_html(html, content_type) if isinstance(html, bytes) else html
     text = _XML_DECLARATION.sub("", text[:MAX_HTML_CHARS], count=1).replace("\x00", "")
@@ -133,10 +149,17 @@ def _extract(
     if not body:
         return None
     title = " ".join((document.title or "").split())
+    published = parse_date(document.date)
+    text_date = None
+    if published is None and date_from_text:
+        text_date = parse_date(
+            find_date(text, extensive_search=True, original_date=True, outputformat=DATE_FORMAT)
+        )
     return Extracted(
         title=title,
         text=body,
-        published_at=parse_date(document.date),
+        published_at=published,
+        text_date=text_date,
         author=(document.author or "").strip() or None,
         language=choose_language(declared, f"{title}\n{body}", fallback_language),
         canonical_url=canonical,
@@ -152,9 +175,10 @@ def parse_date(value: str | None) -> datetime | None:
         moment = datetime.fromisoformat(value.strip())
     except ValueError:
         return None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment
+    try:
+        return utc(moment)
+    except OverflowError:
+        return None
 
 
 def _guess_encoding(html: bytes) -> str | None:
@@ -179,7 +203,10 @@ def _rel_canonical(tree: Any, url: str) -> str | None:
         rel = (link.get("rel") or "").lower().split()
         href = (link.get("href") or "").strip()
         if "canonical" in rel and href:
-            return urljoin(url, href)
+            try:
+                return urljoin(url, href)
+            except ValueError:  # a broken IPv6 host: no usable canonical
+                return None
     return None
 
 

@@ -2,7 +2,9 @@
 
 Pure: bytes and headers in, a ``ParsedFeed`` out. Like feedparser, problems are
 results, not exceptions: a "bozo" feed that still yields entries is used; one that
-yields nothing has ``error`` set and the caller records a source error.
+yields nothing has ``error`` set and the caller records a source error. One entry that
+cannot be read (a link like ``http://[oops/``, a date in year 0) is skipped with its
+reason counted in ``skipped``; it never costs the feed's other entries.
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ import logging
 import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urljoin
@@ -22,6 +24,8 @@ from urllib.parse import urljoin
 import feedparser
 import lxml.html
 from lxml.etree import ParserError
+
+from storage.clock import utc
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +53,9 @@ class FeedEntry:
     publisher_url: str | None = None
     language: str | None = None
     author: str | None = None
+    exact_time: bool = True
+    """False when ``published`` looks like the feed's build time rather than the entry's
+    own (see ``mark_build_times``): then a date on the page is preferred."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +71,12 @@ class ParsedFeed:
     """Set when nothing usable came out: the poll is a source error."""
     ttl_hint: timedelta | None = None
     """How often the publisher says to poll (RSS ``ttl``, ``sy:updatePeriod``/``Frequency``)."""
+    skipped: tuple[str, ...] = ()
+    """Why each unusable entry was left out (one reason per entry)."""
+
+
+MAX_TTL = timedelta(days=30)
+"""A publisher's polling hint beyond this is junk (the policy caps it anyway)."""
 
 
 def looks_like_json(body: bytes, content_type: str = "") -> bool:
@@ -87,10 +100,15 @@ def parse_feed(body: bytes, url: str, headers: Mapping[str, str] | None = None) 
     bozo = str(parsed.get("bozo_exception") or "") if parsed.get("bozo") else None
     feed = parsed.get("feed", {})
     language = _language(feed.get("language"))
-    entries = tuple(
-        entry
-        for raw in parsed.get("entries", [])
-        if (entry := _entry(raw, url, language)) is not None
+    entries: list[FeedEntry] = []
+    skipped: list[str] = []
+    for raw in parsed.get("entries", []):
+        try:
+            entries.append(_entry(raw, url, language))
+        except (ValueError, TypeError, OverflowError, AttributeError, KeyError) as exc:
+            skipped.append(_unusable(exc))
+    entries = mark_build_times(
+        entries, _struct_time(_own(feed, "updated_parsed") or _own(feed, "published_parsed"))
     )
     error = None
     if not entries and bozo:
@@ -98,23 +116,37 @@ def parse_feed(body: bytes, url: str, headers: Mapping[str, str] | None = None) 
     elif not entries and not parsed.get("version"):
         error = "not a feed (no RSS, Atom or RDF document found)"
     return ParsedFeed(
-        entries=entries,
+        entries=tuple(entries),
         title=_text(feed.get("title")),
         language=language,
         format=str(parsed.get("version") or ""),
         bozo=bozo,
         error=error,
         ttl_hint=ttl_hint(feed),
+        skipped=tuple(skipped),
     )
 
 
-def _entry(raw: Mapping[str, Any], base: str, feed_language: str | None) -> FeedEntry | None:
-    link = _link(raw)
-    if not link:
-        return None
-    link = urljoin(base, link.strip())
-    if not link.startswith(("http://", "https://")):
-        return None
+def mark_build_times(entries: list[FeedEntry], built_at: datetime | None) -> list[FeedEntry]:
+    """Entries whose timestamp is the feed's build time, not their own, marked inexact.
+
+    A feed generator that stamps every item with the moment it rendered the feed gives
+    all entries one time, or the feed's own ``lastBuildDate``/``updated``: such a time
+    says nothing about when the story was published, so the page's date is used."""
+    dated = [entry.published for entry in entries if entry.published is not None]
+    all_alike = len(dated) >= 2 and len(set(dated)) == 1
+    return [
+        replace(entry, exact_time=False)
+        if entry.published is not None and (all_alike or entry.published == built_at)
+        else entry
+        for entry in entries
+    ]
+
+
+def _entry(raw: Mapping[str, Any], base: str, feed_language: str | None) -> FeedEntry:
+    link = absolute_link(base, _link(raw))
+    if link is None:
+        raise ValueError(f"no usable link ({_link(raw)[:80]!r})")
     source = raw.get("source") or {}
     publisher_name = _text(source.get("title")) or None
     publisher_url = source.get("href") or source.get("url") or None
@@ -125,7 +157,7 @@ def _entry(raw: Mapping[str, Any], base: str, feed_language: str | None) -> Feed
         link=link,
         title=_text(raw.get("title")),
         summary=html_to_text(summary),
-        published=_struct_time(raw.get("published_parsed") or raw.get("updated_parsed")),
+        published=_struct_time(_own(raw, "published_parsed") or _own(raw, "updated_parsed")),
         publisher_name=publisher_name,
         publisher_url=publisher_url,
         language=_language(raw.get("language")) or feed_language,
@@ -144,16 +176,33 @@ def _link(raw: Mapping[str, Any]) -> str:
     return str(guid) if str(guid).startswith(("http://", "https://")) else ""
 
 
+def _unusable(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, ValueError) else f"unreadable entry: {type(exc).__name__}"
+
+
+def absolute_link(base: str, link: object) -> str | None:
+    """``link`` resolved against ``base`` when it is a usable http(s) URL, else None
+    (``urljoin`` raises on a broken IPv6 host such as ``http://[oops/``)."""
+    if not isinstance(link, str) or not link.strip():
+        return None
+    try:
+        joined = urljoin(base, link.strip())
+    except ValueError:
+        return None
+    return joined if joined.startswith(("http://", "https://")) else None
+
+
 def ttl_hint(feed: Mapping[str, Any]) -> timedelta | None:
-    """The publisher's polling hint: RSS ``ttl`` minutes, else ``sy:updatePeriod``/``Frequency``."""
+    """The publisher's polling hint: RSS ``ttl`` minutes, else ``sy:updatePeriod``/``Frequency``;
+    at most ``MAX_TTL``."""
     ttl = str(feed.get("ttl") or "").strip()
     if ttl.isdigit() and int(ttl) > 0:
-        return timedelta(minutes=int(ttl))
+        return timedelta(minutes=min(int(ttl), int(MAX_TTL.total_seconds() // 60)))
     period = str(feed.get("sy_updateperiod") or "").strip().lower()
     if period in _SY_PERIOD_SECONDS:
         frequency = str(feed.get("sy_updatefrequency") or "1").strip()
         times = int(frequency) if frequency.isdigit() and int(frequency) > 0 else 1
-        return timedelta(seconds=_SY_PERIOD_SECONDS[period] / times)
+        return min(MAX_TTL, timedelta(seconds=_SY_PERIOD_SECONDS[period] / times))
     return None
 
 
@@ -167,40 +216,45 @@ def parse_json_feed(body: bytes, url: str) -> ParsedFeed:
         return ParsedFeed(format="json", error="not a JSON feed (no items list)")
     language = _language(document.get("language"))
     entries: list[FeedEntry] = []
+    skipped: list[str] = []
     for item in document["items"]:
-        if not isinstance(item, dict):
-            continue
-        link = item.get("url") or item.get("external_url")
-        if not link and str(item.get("id", "")).startswith(("http://", "https://")):
-            link = item["id"]
-        if not isinstance(link, str) or not link.strip():
-            continue
-        link = urljoin(url, link.strip())
-        if not link.startswith(("http://", "https://")):
-            continue
-        summary = item.get("summary") or item.get("content_text") or ""
-        if not summary and item.get("content_html"):
-            summary = html_to_text(str(item["content_html"]))
-        authors = item.get("authors") or ([item["author"]] if item.get("author") else [])
-        if not isinstance(authors, list):
-            authors = [authors]
-        names = (_text(a.get("name")) for a in authors if isinstance(a, dict))
-        author = next((name for name in names if name), None)  # names may be numbers
-        entries.append(
-            FeedEntry(
-                link=link,
-                title=str(item.get("title") or "").strip(),
-                summary=str(summary).strip(),
-                published=parse_date(item.get("date_published") or item.get("date_modified")),
-                language=_language(item.get("language")) or language,
-                author=author,
-            )
-        )
+        try:
+            entries.append(_json_entry(item, url, language))
+        except (ValueError, TypeError, OverflowError, AttributeError, KeyError) as exc:
+            skipped.append(_unusable(exc))
     return ParsedFeed(
-        entries=tuple(entries),
+        entries=tuple(mark_build_times(entries, None)),
         title=str(document.get("title") or ""),
         language=language,
         format="json",
+        skipped=tuple(skipped),
+    )
+
+
+def _json_entry(item: object, url: str, language: str | None) -> FeedEntry:
+    if not isinstance(item, dict):
+        raise TypeError("an item that is not an object")
+    raw_link = item.get("url") or item.get("external_url")
+    if not raw_link and str(item.get("id", "")).startswith(("http://", "https://")):
+        raw_link = item["id"]
+    link = absolute_link(url, raw_link)
+    if link is None:
+        raise ValueError(f"no usable link ({str(raw_link)[:80]!r})")
+    summary = item.get("summary") or item.get("content_text") or ""
+    if not summary and item.get("content_html"):
+        summary = html_to_text(str(item["content_html"]))
+    authors = item.get("authors") or ([item["author"]] if item.get("author") else [])
+    if not isinstance(authors, list):
+        authors = [authors]
+    names = (_text(a.get("name")) for a in authors if isinstance(a, dict))
+    author = next((name for name in names if name), None)  # names may be numbers
+    return FeedEntry(
+        link=link,
+        title=str(item.get("title") or "").strip(),
+        summary=str(summary).strip(),
+        published=parse_date(item.get("date_published") or item.get("date_modified")),
+        language=_language(item.get("language")) or language,
+        author=author,
     )
 
 
@@ -216,17 +270,18 @@ def parse_date(value: object) -> datetime | None:
             moment = parsedate_to_datetime(text)
         except (TypeError, ValueError, IndexError):
             return None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment
+    try:
+        return utc(moment)
+    except OverflowError:  # year 1 east of UTC, year 9999 west of it
+        return None
 
 
 def _struct_time(value: time.struct_time | None) -> datetime | None:
     if value is None:
         return None
     try:
-        return datetime.fromtimestamp(calendar.timegm(value), UTC).replace(tzinfo=None)
-    except (OverflowError, ValueError, OSError):
+        return datetime(1970, 1, 1) + timedelta(seconds=calendar.timegm(value))
+    except (OverflowError, ValueError, TypeError):
         return None
 
 
@@ -239,6 +294,12 @@ def html_to_text(fragment: str) -> str:
     except (ParserError, ValueError):
         text = re.sub(r"<[^>]+>", " ", fragment)
     return re.sub(r"\s+", " ", text).strip()
+
+
+def _own(parsed: Mapping[str, Any], key: str) -> Any:
+    """``parsed[key]`` as feedparser really found it, without its deprecated fallbacks
+    (asking ``updated_parsed`` of an entry without one maps to ``published_parsed``)."""
+    return dict.get(parsed, key) if isinstance(parsed, dict) else parsed.get(key)
 
 
 def _text(value: object) -> str:

@@ -31,18 +31,21 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from scrapy_redis.connection import get_redis_from_settings
 from scrapy_redis.dupefilter import RFPDupeFilter
+from scrapy_redis.queue import FifoQueue
 
+from spiders import request_json
 from spiders.news import SourceJob
 
 logger = logging.getLogger(__name__)
 
+SERIALIZER = "spiders.request_json"
+"""``SCHEDULER_SERIALIZER``: requests travel through Redis as JSON data, never pickles."""
 DUPEFILTER_TTL_SETTING = "MEDIAWATCH_DUPEFILTER_TTL"
 """Seconds an article fingerprint keeps a second request for the page out (the lease)."""
 
@@ -110,7 +113,8 @@ class Ticket:
         raw = json.loads(data)
         return cls(
             poll_id=str(raw["poll_id"]),
-            job=SourceJob(**raw["job"]),
+            # JSON has no tuples: the job's tuple fields come back as lists.
+            job=SourceJob(**_tuples(raw["job"])),
             due_at=datetime.fromisoformat(raw["due_at"]),
             claimed_at=datetime.fromisoformat(raw["claimed_at"]),
         )
@@ -120,12 +124,18 @@ class Ticket:
         return now - self.claimed_at >= lease
 
 
-# KEYS[1] the fingerprint set (a sorted set scored by time); ARGV: fingerprint, now, ttl.
+def _tuples(fields: dict[str, Any]) -> dict[str, Any]:
+    return {name: tuple(v) if isinstance(v, list) else v for name, v in fields.items()}
+
+
+# KEYS[1] the fingerprint set (a sorted set scored by time); ARGV: fingerprint, ttl.
 # Seen = present and younger than ttl; otherwise (re)stamped now. Old stamps are trimmed.
+# "Now" is the Redis server's clock, the one every worker shares (not each worker's own).
 _SEEN_SCRIPT = """
 local stamp = redis.call('ZSCORE', KEYS[1], ARGV[1])
-local now = tonumber(ARGV[2])
-local ttl = tonumber(ARGV[3])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local ttl = tonumber(ARGV[2])
 if stamp and tonumber(stamp) > now - ttl then return 1 end
 redis.call('ZADD', KEYS[1], now, ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - ttl)
@@ -156,7 +166,29 @@ class LeasedDupeFilter(RFPDupeFilter):
         if request.meta.get("redirect_times"):
             return False
         fingerprint = self.request_fingerprint(request)
-        return bool(self._seen(keys=[self.key], args=[fingerprint, time.time(), self.ttl]))
+        return bool(self._seen(keys=[self.key], args=[fingerprint, self.ttl]))
 
     def close(self, reason: str = "") -> None:
         """Other workers still use the fingerprints: keep them."""
+
+
+class DataOnlyQueue(FifoQueue):
+    """scrapy-redis's FIFO queue of requests, read with the data-only serializer: an
+    entry it cannot read (a pickle, garbage, a refused type) is logged once and
+    dropped, and the worker goes on with the next."""
+
+    def __init__(self, server: Any, spider: Any, key: str, serializer: Any = None) -> None:
+        # Whatever the settings say: a pickle must never be read from Redis.
+        super().__init__(server, spider, key, request_json)
+
+    def _decode_request(self, encoded_request: bytes) -> Any:
+        try:
+            return super()._decode_request(encoded_request)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            logger.error(
+                "dropped an unreadable request from %s (%s): %r",
+                self.key,
+                exc,
+                encoded_request[:80],
+            )
+            return None

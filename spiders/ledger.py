@@ -88,7 +88,10 @@ class PollLedger:
             "known": found.known,
             "followed": found.followed,
             "capped": int(found.capped),
+            "skipped": found.skipped,
         }
+        if found.problems:  # a child sitemap failed: the poll is partial
+            fields["problem"] = "; ".join(found.problems)
         times = [moment.isoformat() for moment in found.entry_times]
         return self.apply(poll_id, spawned - 1, fields=fields, counts=counts, times=times)
 
@@ -135,8 +138,10 @@ class PollLedger:
             result.ttl = timedelta(seconds=float(data["ttl"]))
         if data.get("retry_after"):
             result.retry_after = timedelta(seconds=float(data["retry_after"]))
-        for name in ("entries", "known", "followed", "new", "duplicates"):
+        for name in ("entries", "known", "followed", "new", "duplicates", "skipped"):
             setattr(result, name, int(data.get(name) or 0))
+        if data.get("problem"):
+            result.problems.append(data["problem"])
         result.entry_times = [datetime.fromisoformat(_str(t)) for t in times]
         # The ledger is read once no request is outstanding: every followed page settled.
         result.settled = result.followed

@@ -19,6 +19,8 @@ from scrapy.http import Response
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.task import deferLater
 
+from storage.clock import utc
+
 if TYPE_CHECKING:
     from typing import Self
 
@@ -32,25 +34,33 @@ ROLE = "mediawatch_role"
 """Request meta key: ``feed`` (a source document) or ``article`` (a page to extract)."""
 
 
+LONGEST_RETRY_AFTER = 30 * 86400.0
+"""A longer ``Retry-After`` is read as this many seconds (the polling policy then caps it
+at ``max_interval``): a header is data, and ``1e20`` must not overflow a date."""
+
+
 def parse_retry_after(value: str | bytes | None, now: datetime) -> float | None:
     """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date).
 
-    ``now`` is naive UTC. None when absent or unreadable; never negative."""
+    ``now`` is naive UTC. None when absent or unreadable (``nan``, ``-5``, junk); else
+    a finite number in ``[0, LONGEST_RETRY_AFTER]``."""
     if value is None:
         return None
     text = value.decode("latin-1") if isinstance(value, bytes) else value
     text = text.strip()
     if not text:
         return None
-    if text.isdigit():
-        return float(text)
+    if text.isascii() and text.isdigit():
+        return min(float(text), LONGEST_RETRY_AFTER)
     try:
         moment = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):
         return None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return max(0.0, (moment - now).total_seconds())
+    try:
+        seconds = (utc(moment) - now).total_seconds()
+    except OverflowError:  # year 1 east of UTC or 9999 west of it: a date at either end
+        seconds = LONGEST_RETRY_AFTER if moment.year > now.year else 0.0
+    return min(max(0.0, seconds), LONGEST_RETRY_AFTER)
 
 
 class RetryAfterMiddleware:

@@ -6,8 +6,8 @@ The Twisted reactor starts once per process, so ``run_crawl`` runs once per proc
 Polls are recorded after the store has flushed its last batch, in one transaction: a
 crawl killed half-way records nothing, its sources stay due, and the next run skips
 the articles already stored (``known_urls``) while a lost ETag costs one full fetch.
-A source some of whose articles the store could not write is recorded as unfinished
-(no validators, due at once), with an error in its summary row.
+A source some of whose articles the store could not write is recorded as partial (no
+validators, retried soon: ``scheduler.policy``), with the reason in its summary row.
 
 Each run first syncs the sources table with the config (as ``init`` does), so a source
 added to config.toml is crawled without running ``init`` again.
@@ -138,11 +138,6 @@ def run_crawl(
             result = results[name]
             result.new, result.duplicates, result.failed = _counts(store, name)
             result.finished_at = finished
-            if result.failed and result.status != "error":
-                result.error = (
-                    f"{result.failed} article(s) could not be stored (see the log); "
-                    "the source is polled again"
-                )
             if not result.answered:
                 logger.warning("source %s: no answer before the crawl ended; still due", name)
                 summaries.append(_summary(result, None))
@@ -174,6 +169,7 @@ def source_job(row: Source, source: SourceConfig | None, config: Config) -> Sour
         last_modified=row.last_modified,
         obey_robots=obey,
         language=source.language if source else None,
+        sitemap_hosts=tuple(host.lower() for host in source.sitemap_hosts) if source else (),
     )
 
 
@@ -187,13 +183,13 @@ def _counts(store: ArticleStore, name: str) -> tuple[int, int, int]:
 def _summary(result: PollResult, next_poll_at: datetime | None) -> SourceSummary:
     return SourceSummary(
         source=result.source,
-        status=result.status,
+        status=result.recorded_status,
         http=result.http_status,
         entries=result.entries,
         new=result.new,
         duplicates=result.duplicates,
         not_modified=result.status == "not_modified",
-        error=result.error,
+        error=result.note,
         next_poll_at=next_poll_at,
     )
 

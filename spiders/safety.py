@@ -13,19 +13,28 @@ Two checks, because a hostile feed has two ways in:
 * ``GuardedResolver`` (``TWISTED_DNS_RESOLVER``) refuses hostnames that *resolve* to a
   forbidden address at the moment of connecting, so DNS rebinding cannot slip past a
   check made earlier.
+
+Twisted reports a refused resolution as "no results for hostname lookup", so the resolver
+notes why it refused (``REFUSALS``) and ``RefusalReasonMiddleware`` turns that DNS error
+back into a ``ForbiddenAddress`` with the reason: ``sources status`` then says what
+happened and how to allow it. The check is about the *target*: a configured HTTP proxy
+(``http_proxy``/``https_proxy`` or the ``proxy`` meta key) is where we choose to send
+requests, so its own address is never refused (``PROXY_HOSTS``).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import Sequence
+import urllib.request
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from scrapy import Request, Spider
 from scrapy.downloadermiddlewares.redirect import RedirectMiddleware
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import CannotResolveHostError, IgnoreRequest
 from scrapy.resolver import CachingThreadedResolver
 from twisted.internet.defer import Deferred
 from twisted.internet.error import DNSLookupError
@@ -45,8 +54,65 @@ METADATA_ADDRESSES = frozenset(
 LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"})
 
 
+ALLOW_HINT = " (set [crawl] allow_private_networks = true to allow)"
+
+
 class ForbiddenAddress(IgnoreRequest):
     """A request the SSRF guard refused; the message says which host and why."""
+
+
+class _Refusals:
+    """Why the resolver refused each recently refused host name (bounded, newest kept)."""
+
+    def __init__(self, size: int = 1024) -> None:
+        self.size = size
+        self._reasons: OrderedDict[str, str] = OrderedDict()
+
+    def note(self, host: str, reason: str) -> None:
+        self._reasons[host.lower()] = reason
+        self._reasons.move_to_end(host.lower())
+        while len(self._reasons) > self.size:
+            self._reasons.popitem(last=False)
+
+    def forget(self, host: str) -> None:
+        self._reasons.pop(host.lower(), None)
+
+    def reason(self, host: str) -> str | None:
+        return self._reasons.get(host.lower())
+
+
+REFUSALS = _Refusals()
+"""Shared by the resolver (which refuses) and the middleware (which reports): one crawl
+per process, and Twisted gives the resolver no request to attach the reason to."""
+
+PROXY_HOSTS: set[str] = set()
+"""Host names and addresses of the proxies in use: never refused by the resolver."""
+
+
+def proxy_hosts(proxies: Mapping[str, str] | None = None) -> set[str]:
+    """The hosts of the proxies the environment configures (``http_proxy``, ...)."""
+    found = set()
+    for name, url in (urllib.request.getproxies() if proxies is None else proxies).items():
+        if name == "no":
+            continue
+        host = _host_of(url if "://" in url else f"http://{url}")
+        if host:
+            found.add(host)
+    return found
+
+
+def _host_of(url: str) -> str:
+    try:
+        return (urlsplit(url).hostname or "").rstrip(".").lower()
+    except ValueError:
+        return ""
+
+
+def _hinted(problem: str | None, allowed: str | None) -> str | None:
+    """``problem``, with how to allow it when ``allow_private_networks`` would."""
+    if problem and allowed is None:
+        return problem + ALLOW_HINT
+    return problem
 
 
 def address_problem(address: str, *, allow_private: bool) -> str | None:
@@ -94,10 +160,12 @@ def url_problem(url: str, *, allow_private: bool) -> str | None:
     if not host:
         return "no host"
     if _is_ip(host):
-        problem = address_problem(host, allow_private=allow_private)
-        return f"{host}: {problem}" if problem else None
+        return _hinted(
+            address_problem(host, allow_private=allow_private),
+            address_problem(host, allow_private=True),
+        )
     if not allow_private and (host in LOCAL_NAMES or host.endswith(".localhost")):
-        return f"{host} is a local name"
+        return f"{host} is a local name{ALLOW_HINT}"
     return None
 
 
@@ -106,7 +174,8 @@ def resolved_problem(host: str, addresses: Sequence[str], *, allow_private: bool
     for address in addresses:
         problem = address_problem(address, allow_private=allow_private)
         if problem:
-            return f"{host} resolves to {problem}"
+            allowed = address_problem(address, allow_private=True)
+            return _hinted(f"{host} resolves to {problem}", allowed)
     return None
 
 
@@ -125,6 +194,23 @@ class SsrfGuardMiddleware:
         if problem:
             logger.warning("refused %s: %s", request.url, problem)
             raise ForbiddenAddress(f"refused {request.url}: {problem}")
+        proxy = request.meta.get("proxy")
+        if proxy:  # chosen by us (or the spider), so its address is trusted
+            PROXY_HOSTS.add(_host_of(proxy if "://" in proxy else f"http://{proxy}"))
+
+
+class RefusalReasonMiddleware:
+    """Downloader middleware, next to the downloader: a DNS error for a host the resolver
+    refused becomes the ``ForbiddenAddress`` it really is (and is not retried)."""
+
+    def process_exception(
+        self, request: Request, exception: Exception, spider: Spider | None = None
+    ) -> None:
+        if not isinstance(exception, CannotResolveHostError | DNSLookupError):
+            return
+        reason = REFUSALS.reason(_host_of(request.url))
+        if reason:
+            raise ForbiddenAddress(f"refused {request.url}: {reason}") from None
 
 
 class SafeRedirectMiddleware(RedirectMiddleware):
@@ -151,17 +237,27 @@ class GuardedResolver(CachingThreadedResolver):
     def from_crawler(cls, crawler: Crawler, reactor: Any) -> Self:
         resolver = super().from_crawler(crawler, reactor)
         resolver.allow_private = crawler.settings.getbool(SETTING)
+        PROXY_HOSTS.update(proxy_hosts())
         return resolver
 
     def getHostByName(self, name: str, timeout: Sequence[int] = ()) -> Deferred[str]:  # noqa: N802
         deferred = super().getHostByName(name, timeout)
 
         def check(address: str) -> str:
+            if is_proxy(name):
+                return address
             problem = resolved_problem(name, [address], allow_private=self.allow_private)
             if problem:
                 logger.warning("refused to connect: %s", problem)
+                REFUSALS.note(name, problem)
                 raise DNSLookupError(f"refused: {problem}")
+            REFUSALS.forget(name)
             return address
 
         deferred.addCallback(check)
         return deferred
+
+
+def is_proxy(host: str, proxies: Iterable[str] | None = None) -> bool:
+    """Is ``host`` one of the proxies we send requests through?"""
+    return host.rstrip(".").lower() in (PROXY_HOSTS if proxies is None else set(proxies))

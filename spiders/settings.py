@@ -6,8 +6,11 @@ import logging
 from typing import Any
 
 from mediawatch.config import CrawlConfig
+from spiders.canonical import MAX_URL_LENGTH
 from spiders.politeness import MAX_RETRY_AFTER_SETTING
 from spiders.safety import SETTING as ALLOW_PRIVATE_SETTING
+from spiders.tls import CA_FILES_SETTING, allow_custom_factory, ca_files
+from spiders.tls import FACTORY as TLS_FACTORY
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +25,7 @@ def user_agent(crawl: CrawlConfig) -> str:
 def crawler_settings(crawl: CrawlConfig, *, log_level: int | None = None) -> dict[str, Any]:
     """The settings of every crawl. Per-source robots.txt opt-out is the request meta
     flag ``dont_obey_robotstxt``, which Scrapy's RobotsTxtMiddleware honours."""
+    allow_custom_factory()
     timeout = crawl.timeout.total_seconds()
     level = log_level if log_level is not None else logging.getLogger().getEffectiveLevel()
     return {
@@ -48,14 +52,19 @@ def crawler_settings(crawl: CrawlConfig, *, log_level: int | None = None) -> dic
         "DOWNLOAD_MAXSIZE": crawl.max_response_bytes,
         "DOWNLOAD_WARNSIZE": max(1, crawl.max_response_bytes // 2),
         "REDIRECT_MAX_TIMES": crawl.max_redirects,
+        "URLLENGTH_LIMIT": MAX_URL_LENGTH,  # the spider skips longer links itself, with a reason
         "METAREFRESH_ENABLED": False,
         "DOWNLOAD_FAIL_ON_DATALOSS": False,
         # Safety: only http(s), and the SSRF guard on every request, hop and resolution.
         ALLOW_PRIVATE_SETTING: crawl.allow_private_networks,
         "DOWNLOAD_HANDLERS": {"file": None, "s3": None, "ftp": None, "data": None},
         "TWISTED_DNS_RESOLVER": "spiders.safety.GuardedResolver",
+        # Verified TLS: the system's CAs, plus [crawl] ca_bundle and $SSL_CERT_FILE.
+        "DOWNLOADER_CLIENTCONTEXTFACTORY": TLS_FACTORY,
+        CA_FILES_SETTING: ca_files(crawl.ca_bundle),
         "DOWNLOADER_MIDDLEWARES": {
             "spiders.safety.SsrfGuardMiddleware": 90,
+            "spiders.safety.RefusalReasonMiddleware": 990,  # before retries see the error
             f"{_MW}.redirect.RedirectMiddleware": None,
             "spiders.safety.SafeRedirectMiddleware": 600,
             "spiders.politeness.RetryAfterMiddleware": 560,

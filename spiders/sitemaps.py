@@ -13,11 +13,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
-from urllib.parse import urljoin
 
 from lxml import etree
 
-from spiders.feeds import parse_date
+from spiders.feeds import absolute_link, parse_date
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +44,8 @@ class ParsedSitemap:
     entries: tuple[SitemapEntry, ...] = ()
     """Pages (urlset) or child sitemaps (index; only ``loc``/``lastmod`` set)."""
     error: str | None = None
+    skipped: tuple[str, ...] = ()
+    """Why each unusable entry (a ``<loc>`` that is no http(s) URL) was left out."""
 
 
 def _parser() -> etree.XMLParser:
@@ -80,24 +81,26 @@ def parse_sitemap(body: bytes, url: str, *, max_size: int = 50_000_000) -> Parse
     if root is None:
         return ParsedSitemap("invalid", error="not a sitemap: empty or unreadable document")
     kind = etree.QName(root).localname.lower()
-    if kind == "sitemapindex":
-        children = tuple(_entries(root, url, "sitemap"))
-        return ParsedSitemap("index", children)
-    if kind == "urlset":
-        return ParsedSitemap("urlset", tuple(_entries(root, url, "url")))
+    if kind in ("sitemapindex", "urlset"):
+        skipped: list[str] = []
+        tag = "sitemap" if kind == "sitemapindex" else "url"
+        entries = tuple(_entries(root, url, tag, skipped))
+        return ParsedSitemap(
+            "index" if tag == "sitemap" else "urlset", entries, None, tuple(skipped)
+        )
     return ParsedSitemap("invalid", error=f"not a sitemap: root element <{kind}>")
 
 
-def _entries(root: etree._Element, base: str, tag: str) -> Iterable[SitemapEntry]:
+def _entries(
+    root: etree._Element, base: str, tag: str, skipped: list[str]
+) -> Iterable[SitemapEntry]:
     for node in root:
         if not isinstance(node.tag, str) or etree.QName(node).localname != tag:
             continue
         fields = _fields(node)
-        loc = fields.get("loc", "").strip()
-        if not loc:
-            continue
-        loc = urljoin(base, loc)
-        if not loc.startswith(("http://", "https://")):
+        loc = absolute_link(base, fields.get("loc", ""))
+        if loc is None:
+            skipped.append(f"no usable <loc> ({fields.get('loc', '')[:80]!r})")
             continue
         yield SitemapEntry(
             loc=loc,

@@ -27,7 +27,7 @@
   copy ``seen_at`` and ``story_id``; their rows come from ``mediawatch.mentions``, as
   rematch's do (``Mention.hits`` is the cluster's hit count, not the term's).
 - ``seen_at`` = ``published_at``, or ``fetched_at`` when that is missing, in the future
-  (more than ``FUTURE_SLACK`` after now) or before ``EARLIEST_PLAUSIBLE``.
+  or implausible (``storage.clock.plausible``).
 
 Known limits: another crawl's articles stored after this crawl loaded its index are
 not compared for near-duplicates (only their URLs are caught); an article whose
@@ -50,7 +50,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mediawatch.mentions import Matcher, MentionKey, mention_rows
-from spiders.canonical import canonical_url, site_of
+from spiders.canonical import MAX_URL_LENGTH, canonical_url, site_of
 from spiders.dedupe import (
     Duplicate,
     Fingerprint,
@@ -60,7 +60,7 @@ from spiders.dedupe import (
 )
 from spiders.items import ArticleItem
 from spiders.language import normalise_language
-from storage.clock import utcnow
+from storage.clock import plausible, utcnow
 from storage.engine import transaction
 from storage.models import Article, Mention, Source
 from storage.queries import add_aliases, stored_urls
@@ -69,8 +69,6 @@ logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 50
 WINDOW = timedelta(days=7)
-FUTURE_SLACK = timedelta(hours=1)
-EARLIEST_PLAUSIBLE = datetime(1995, 1, 1)
 _CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 """C0 control characters but tab, newline and carriage return (PostgreSQL rejects NUL)."""
 
@@ -112,9 +110,7 @@ class _Pending:
 
 def seen_at(published_at: datetime | None, fetched_at: datetime, now: datetime) -> datetime:
     """When the story happened, for counting (see the module doc)."""
-    if published_at is None or published_at > now + FUTURE_SLACK:
-        return fetched_at
-    if published_at < EARLIEST_PLAUSIBLE:
+    if published_at is None or not plausible(published_at, now):
         return fetched_at
     return published_at
 
@@ -129,6 +125,8 @@ def normalise_item(item: ArticleItem) -> ArticleItem:
     no control characters in the text fields."""
     url = _canonical_or_stripped(item.url)
     listed = _canonical_or_stripped(item.listed_url) if item.listed_url else None
+    if len(url) > MAX_URL_LENGTH and listed and len(listed) <= MAX_URL_LENGTH:
+        url = listed  # the archive's URL index holds no longer key
     text = strip_controls(item.text or "").strip() or None
     summary = strip_controls(item.summary or "").strip() or None
     publisher = " ".join(strip_controls(item.publisher).split()) or site_of(url) or item.source_name
@@ -437,7 +435,18 @@ class StorePipeline:
 
     def process_item(self, item: Any, spider: Any = None) -> Any:
         if isinstance(item, ArticleItem):
-            self.store.add(item)
+            try:
+                self.store.add(item)
+            except Exception as exc:  # one hostile article must not vanish without a trace
+                # Counted as failed, so its poll is recorded partial and the page retried.
+                logger.error(
+                    "source %s: could not store %s: %s: %s",
+                    item.source_name,
+                    item.url[:200],
+                    type(exc).__name__,
+                    exc,
+                )
+                self.store.counts[item.source_name].failed += 1
         return item
 
     def close_spider(self, spider: Any = None) -> None:

@@ -37,15 +37,23 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 from twisted.python.failure import Failure
 
-from mediawatch.config import Config, redact_url
+from mediawatch.config import Config
 from mediawatch.errors import StorageError
 from mediawatch.logs import quiet_libraries
-from spiders.frontier import DUPEFILTER_TTL_SETTING, FrontierKeys, Ticket, default_prefix
+from mediawatch.secrets import redact_url
+from spiders.frontier import (
+    DUPEFILTER_TTL_SETTING,
+    SERIALIZER,
+    FrontierKeys,
+    Ticket,
+    default_prefix,
+)
 from spiders.ledger import PollLedger
 from spiders.news import NewsSpider, SourceJob
 from spiders.polls import Plan, PollResult, record_poll
 from spiders.shared_store import PolledArticle, SharedArticleStore, SharedStoreWiring
 from storage.clock import utcnow
+from storage.dbclock import DatabaseClock
 from storage.engine import session_factory, transaction
 from storage.models import Source
 from storage.queries import known_urls
@@ -196,9 +204,12 @@ class ClusterSpider(RedisMixin, NewsSpider):
 
     # -- steps ---------------------------------------------------------------------------
 
-    def parse_source(self, response: Any, job: SourceJob, top: bool = True) -> Any:
+    def parse_source(self, response: Any, job: SourceJob, top: bool = True, depth: int = 0) -> Any:
         return self._step(
-            response.meta[POLL], job, top, lambda: NewsSpider.parse_source(self, response, job, top)
+            response.meta[POLL],
+            job,
+            top,
+            lambda: NewsSpider.parse_source(self, response, job, top, depth),
         )
 
     def source_failed(self, failure: Failure) -> Any:
@@ -279,7 +290,8 @@ def worker_settings(config: Config, keys: FrontierKeys) -> dict[str, Any]:
         {
             "SCHEDULER": "scrapy_redis.scheduler.Scheduler",
             "SCHEDULER_PERSIST": True,  # the queue and fingerprints outlive any one worker
-            "SCHEDULER_QUEUE_CLASS": "scrapy_redis.queue.FifoQueue",
+            "SCHEDULER_QUEUE_CLASS": "spiders.frontier.DataOnlyQueue",
+            "SCHEDULER_SERIALIZER": SERIALIZER,  # JSON data: reading Redis runs no code
             "SCHEDULER_QUEUE_KEY": keys.requests,
             "SCHEDULER_DUPEFILTER_KEY": keys.fingerprints,
             "DUPEFILTER_CLASS": "spiders.frontier.LeasedDupeFilter",
@@ -298,17 +310,19 @@ def run_worker(
     engine: Engine,
     *,
     plan: Plan,
-    clock: Callable[[], datetime] = utcnow,
+    clock: Callable[[], datetime] | None = None,
 ) -> int:
     """Consume the frontier until SIGTERM/SIGINT; returns the number of polls recorded.
     ``plan`` decides when each polled source is next due (the CLI passes
-    ``scheduler.polling.adaptive_plan``)."""
+    ``scheduler.polling.adaptive_plan``). ``clock`` is by default the database's: a
+    ticket's lease was stamped by the leader, on another machine."""
     from scrapy.crawler import CrawlerProcess
 
     from mediawatch.watchlist import Watchlist
 
     if engine.dialect.name != "postgresql":
         raise StorageError("a worker needs PostgreSQL storage ([storage] url)")
+    clock = clock or DatabaseClock(engine)
     assert config.cluster is not None
     keys = frontier_keys(config)
     server = connect_redis(config.cluster.redis_url)

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+
+EARLIEST_PLAUSIBLE = datetime(1995, 1, 1)
+"""No news feed or sitemap existed before this: an earlier date is junk (1970, year 1)."""
+FUTURE_SLACK = timedelta(hours=1)
+"""A publication date this far ahead of now is a clock or time-zone error, not news."""
 
 
 def utc(moment: datetime) -> datetime:
@@ -20,3 +25,9 @@ def utcnow() -> datetime:
 def aware(moment: datetime | None) -> datetime | None:
     """A stored naive UTC datetime back to an aware one (for output)."""
     return None if moment is None else moment.replace(tzinfo=UTC)
+
+
+def plausible(moment: datetime, now: datetime) -> bool:
+    """Whether a publication date (naive UTC) can be true: not before the web's news feeds,
+    not after now (give or take a clock's error)."""
+    return EARLIEST_PLAUSIBLE <= moment <= now + FUTURE_SLACK

@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -186,6 +187,23 @@ class AlertEpisode(Base):
     sources: Mapped[int] = mapped_column(Integer, default=0)
     updates: Mapped[int] = mapped_column(Integer, default=0)
     quiet_buckets: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime)
+    """When its update alert was queued (the digest lists episodes opened or updated)."""
+    muted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """Opened while its cluster was muted: no alert was queued for it, nor ever will be."""
+    feedback: Mapped[str | None] = mapped_column(String(20))
+    """``useful`` or ``false_alarm`` (``alerts mark``); the yardstick of ``alerts backtest``."""
+    feedback_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class ClusterMute(Base):
+    """A cluster muted until ``until`` (``alerts mute``): its episodes queue no alert."""
+
+    __tablename__ = "cluster_mutes"
+
+    cluster: Mapped[str] = mapped_column(String(200), primary_key=True)
+    until: Mapped[datetime] = mapped_column(DateTime)
+    muted_at: Mapped[datetime] = mapped_column(DateTime)
 
 
 class OutboxMessage(Base):

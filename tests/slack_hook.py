@@ -12,12 +12,18 @@ server on 127.0.0.1.
 * ``hook.fail(status, times=..., retry_after=...)`` makes the next posts fail (500,
   429 with Retry-After, ...); ``hook.stop()``/``hook.start()`` take it down and up
   on the same port.
+* ``hook.script(ref, answer, ...)`` answers the next posts of one message (found by the
+  ``ref`` in its context block) with these answers in order, then accepts it: a
+  ``Scripted(status, retry_after)``, ``HANG`` (no answer until the client gives up) or
+  ``DROP`` (the connection is closed without an answer). ``hook.answered`` lists
+  ``(ref, what)`` for every post of a scripted or accepted message.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -31,6 +37,23 @@ BLOCK_TYPES = {"header", "section", "context", "divider", "actions", "image", "r
 TEXT_TYPES = {"plain_text", "mrkdwn"}
 
 
+HANG = "hang"
+"""Answer nothing until the client's timeout has passed (``hook.hang_seconds``)."""
+DROP = "drop"
+"""Close the connection without an answer."""
+
+
+@dataclass(frozen=True)
+class Scripted:
+    """One scripted HTTP answer: a status and, if given, a ``Retry-After`` header."""
+
+    status: int
+    retry_after: str | None = None
+
+
+Answer = Scripted | str
+
+
 @dataclass(frozen=True)
 class HookRequest:
     path: str
@@ -39,6 +62,21 @@ class HookRequest:
 
     def json(self) -> Any:
         return json.loads(self.body)
+
+    @property
+    def ref(self) -> str | None:
+        """The mediawatch reference in a Slack payload's context block, if any."""
+        try:
+            payload = self.json()
+            for block in payload.get("blocks") or ():
+                if isinstance(block, dict) and block.get("type") == "context":
+                    for element in block.get("elements") or ():
+                        text = element.get("text", "") if isinstance(element, dict) else ""
+                        if " ref " in text:
+                            return str(text.rsplit(" ref ", 1)[1])
+        except (ValueError, AttributeError):
+            return None
+        return None
 
 
 def slack_problems(payload: Any) -> list[str]:
@@ -105,6 +143,9 @@ class SlackHook:
         self.problems: list[str] = []
         self.lock = threading.Lock()
         self._failures: list[tuple[int, str | None]] = []
+        self._scripts: dict[str, list[Answer]] = {}
+        self.answered: list[tuple[str, str]] = []
+        self.hang_seconds = 1.0
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.port = 0
@@ -126,6 +167,25 @@ class SlackHook:
         with self.lock:
             self._failures += [(status, retry_after)] * times
 
+    def script(self, ref: str, *answers: Answer) -> None:
+        """Answer the next posts of message ``ref`` with ``answers``, then accept it."""
+        with self.lock:
+            self._scripts.setdefault(ref, []).extend(answers)
+
+    def reset(self) -> None:
+        """Forget every post, failure and script (between examples of one test)."""
+        with self.lock:
+            self.requests.clear()
+            self.accepted.clear()
+            self.problems.clear()
+            self.answered.clear()
+            self._failures.clear()
+            self._scripts.clear()
+
+    def accepted_refs(self) -> list[str | None]:
+        with self.lock:
+            return [request.ref for request in self.accepted]
+
     def start(self) -> None:
         server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler_for(self))
         server.daemon_threads = True
@@ -142,9 +202,23 @@ class SlackHook:
             self._server.server_close()
             self._server = None
 
-    def answer(self, request: HookRequest) -> tuple[int, dict[str, str], bytes]:
+    def answer(self, request: HookRequest) -> tuple[int, dict[str, str], bytes] | str:
+        """The status, headers and body to answer ``request`` with, or ``HANG``/``DROP``."""
         with self.lock:
             self.requests.append(request)
+            ref = request.ref
+            scripted = self._scripts.get(ref or "")
+            if scripted:
+                answer = scripted.pop(0)
+                if isinstance(answer, str):
+                    self.answered.append((ref or "", answer))
+                    return answer
+                if answer.status < 200 or answer.status >= 300:
+                    self.answered.append((ref or "", str(answer.status)))
+                    headers = (
+                        {} if answer.retry_after is None else {"Retry-After": answer.retry_after}
+                    )
+                    return answer.status, headers, b"scripted_error"
             if self._failures:
                 status, retry_after = self._failures.pop(0)
                 headers = {"Retry-After": retry_after} if retry_after else {}
@@ -160,6 +234,8 @@ class SlackHook:
                     self.problems += problems
                     return 400, {}, b"invalid_blocks"
             self.accepted.append(request)
+            if ref is not None:
+                self.answered.append((ref, "200"))
             return 200, {}, b"ok"
 
 
@@ -169,7 +245,13 @@ def _handler_for(hook: SlackHook) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
             request = HookRequest(self.path, dict(self.headers.items()), body)
-            status, headers, answer = hook.answer(request)
+            answered = hook.answer(request)
+            if isinstance(answered, str):
+                if answered == HANG:
+                    time.sleep(hook.hang_seconds)
+                self.close_connection = True
+                return
+            status, headers, answer = answered
             self.send_response(status)
             self.send_header("Content-Type", "text/plain")
             self.send_header("Content-Length", str(len(answer)))

@@ -10,6 +10,11 @@ smtp_sink_fixture, smtp_tls_sink_fixture``):
 
 ``sink.stop()`` takes the server down (connections are refused) and ``sink.start()``
 brings it back on the same port, to prove retries and no loss.
+
+``sink.script(ref, "554 5.7.1 rejected", "451 4.7.1 later", ...)`` answers the DATA of
+the next tries of one message (found by its ``X-Mediawatch-Ref`` header) with these
+replies in order, then accepts it; ``sink.answered`` lists ``(ref, reply code)`` for
+every DATA received.
 """
 
 from __future__ import annotations
@@ -53,7 +58,13 @@ class _Recorder:
         message = message_from_bytes(content, policy=policy.default)
         assert isinstance(message, EmailMessage)
         login = session.auth_data.login.decode() if session.authenticated else None
+        ref = str(message.get("X-Mediawatch-Ref", ""))
         with self.sink.lock:
+            scripted = self.sink.replies.get(ref)
+            reply = scripted.pop(0) if scripted else "250 Message accepted for delivery"
+            self.sink.answered.append((ref, reply[:3]))
+            if not reply.startswith("250"):
+                return reply
             self.sink.received.append(
                 Received(
                     mail_from=envelope.mail_from,
@@ -63,7 +74,7 @@ class _Recorder:
                     message=message,
                 )
             )
-        return "250 Message accepted for delivery"
+        return reply
 
 
 def _authenticate(
@@ -92,9 +103,23 @@ class SmtpSink:
         self.port = free_port()
         self.tls_context = tls_context
         self.received: list[Received] = []
+        self.replies: dict[str, list[str]] = {}
+        self.answered: list[tuple[str, str]] = []
         self.lock = threading.Lock()
         self._controller: Controller | None = None
         self.client_context: ssl.SSLContext | None = None
+
+    def reset(self) -> None:
+        """Forget every message and script (between examples of one test)."""
+        with self.lock:
+            self.received.clear()
+            self.replies.clear()
+            self.answered.clear()
+
+    def script(self, ref: str, *replies: str) -> None:
+        """Answer the DATA of the next tries of message ``ref`` with ``replies``, then accept."""
+        with self.lock:
+            self.replies.setdefault(ref, []).extend(replies)
 
     @property
     def messages(self) -> list[EmailMessage]:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import io
 import logging
+import math
+import threading
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
-from slack_hook import SLACK_TOKEN_PATH, SlackHook, slack_hook_fixture  # noqa: F401
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+from slack_hook import DROP, HANG, SLACK_TOKEN_PATH, Scripted, SlackHook, slack_hook_fixture  # noqa: F401
 from smtp_sink import SMTP_PASSWORD, SMTP_USER, SmtpSink, smtp_sink_fixture, smtp_tls_sink_fixture  # noqa: F401
 
 from alerts.channels import (
@@ -20,6 +24,7 @@ from alerts.channels import (
     build_channels,
     scrub,
 )
+from alerts.channels.base import MessageRejectedError
 from alerts.channels.email import message_id
 from alerts.channels.slack import retry_after_seconds
 from alerts.message import Alert, Headline
@@ -191,6 +196,110 @@ def test_retry_after_as_a_date_or_nonsense() -> None:
     assert retry_after_seconds("999999") == 3600
 
 
+MAX_RETRY_AFTER = 3600.0
+HTTP_DATE_LIKE = r"[A-Z][a-z]{2}, \d{1,2} [A-Z][a-z]{2} \d{1,25} \d{1,3}:\d\d:\d\d [+-]?\d{1,6}"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.one_of(
+        st.text(),
+        st.floats().map(repr),
+        st.sampled_from(["nan", "NaN", "-nan", "inf", "-Infinity", "1e400", "-0", " 12 "]),
+        st.integers().map(str),
+        st.datetimes(timezones=st.timezones()).map(lambda moment: format_datetime(moment)),
+        st.datetimes().map(lambda moment: format_datetime(moment, usegmt=False)),
+        st.from_regex(HTTP_DATE_LIKE, fullmatch=True),
+    )
+)
+@example("nan")
+@example("Fri, 31 Dec 99999999999 23:59:59 GMT")
+def test_any_retry_after_header_is_a_finite_bounded_delay(value: str) -> None:
+    """A server's header is data: whatever it says, the wait is 1 s to 1 h, never a crash."""
+    now = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+    seconds = retry_after_seconds(value, now)
+    assert math.isfinite(seconds)
+    assert 1.0 <= seconds <= MAX_RETRY_AFTER
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("nan", 60.0),
+        ("inf", MAX_RETRY_AFTER),
+        ("-5", 1.0),
+        ("1e20", MAX_RETRY_AFTER),
+        ("1000000000000", MAX_RETRY_AFTER),
+        ("Mon, 01 Jan 0001 00:00:00 +0100", 1.0),
+        ("Fri, 31 Dec 9999 23:59:59 -0100", MAX_RETRY_AFTER),
+    ],
+)
+def test_hostile_retry_after_values(value: str, expected: float) -> None:
+    assert retry_after_seconds(value, datetime(2026, 11, 20, 12, 0, tzinfo=UTC)) == expected
+
+
+@pytest.mark.parametrize(
+    ("reply", "rejected"),
+    [
+        ("554 5.7.1 Message refused as spam", True),
+        ("552 5.3.4 Message too big", True),
+        ("550 5.1.1 Mailbox unavailable", True),
+        ("451 4.7.1 Greylisted, try again later", False),
+        ("421 4.3.2 Service shutting down", False),
+    ],
+)
+def test_an_smtp_5xx_rejects_the_message_and_a_4xx_is_temporary(
+    smtp_sink: SmtpSink, reply: str, rejected: bool
+) -> None:
+    smtp_sink.script("7:open:email", reply)
+    channel = EmailChannel(email_config(smtp_sink), environ={"TEST_SMTP_PASSWORD": SMTP_PASSWORD})
+    with pytest.raises(DeliveryError, match=f"said {reply[:3]}") as caught:
+        channel.send(ALERT, "7:open:email")
+    assert isinstance(caught.value, MessageRejectedError) is rejected
+    assert smtp_sink.received == []
+    channel.send(ALERT, "7:open:email")  # the next try is accepted
+    assert len(smtp_sink.received) == 1
+
+
+def test_a_refused_login_is_the_channels_problem_not_the_messages(smtp_sink: SmtpSink) -> None:
+    """535 is a 5xx, but it says the channel's password is wrong: every message would get
+    it, so the outbox keeps them all (retrying) until the config is fixed."""
+    channel = EmailChannel(email_config(smtp_sink), environ={"TEST_SMTP_PASSWORD": "wrong-pw"})
+    with pytest.raises(DeliveryError, match="refused the login") as caught:
+        channel.send(ALERT, "7:open:email")
+    assert not isinstance(caught.value, MessageRejectedError)
+
+
+@pytest.mark.parametrize(
+    ("status", "rejected"),
+    [
+        *[(status, True) for status in (400, 403, 404, 410, 413)],
+        *[(status, False) for status in (408, 500, 502, 503)],
+    ],
+)
+def test_a_webhook_4xx_rejects_the_message_and_a_5xx_is_temporary(
+    slack_hook: SlackHook, status: int, rejected: bool
+) -> None:
+    slack_hook.script("7:open:slack", Scripted(status))
+    with pytest.raises(DeliveryError, match=f"answered {status}") as caught:
+        slack(slack_hook).send(ALERT, "7:open:slack")
+    assert isinstance(caught.value, MessageRejectedError) is rejected
+
+
+@pytest.mark.parametrize("answer", [HANG, DROP])
+def test_a_webhook_that_hangs_or_hangs_up_is_a_temporary_failure(
+    slack_hook: SlackHook, answer: str
+) -> None:
+    slack_hook.hang_seconds = 1.0
+    slack_hook.script("7:open:slack", answer)
+    config = cfg.SlackChannel(type="slack", webhook_url_env="TEST_SLACK_URL")
+    channel = SlackChannel(config, environ={"TEST_SLACK_URL": slack_hook.url}, timeout=0.3)
+    with pytest.raises(DeliveryError, match="cannot reach the Slack webhook") as caught:
+        channel.send(ALERT, "7:open:slack")
+    assert not isinstance(caught.value, MessageRejectedError)
+    assert "sEcReT" not in str(caught.value)
+
+
 def test_slack_down_does_not_leak_the_url(slack_hook: SlackHook) -> None:
     channel = slack(slack_hook)
     slack_hook.stop()
@@ -216,6 +325,37 @@ def test_apprise_json_webhook_reaches_the_local_server(slack_hook: SlackHook) ->
     body = request.json()
     assert body["title"].startswith("Spike: Interior Ministry")
     assert "about 1 in 50,000" in body["message"]
+
+
+def test_an_apprise_server_asking_for_a_huge_wait_fails_the_try_instead_of_hanging(
+    slack_hook: SlackHook,
+) -> None:
+    """apprise plugins sleep inside ``notify`` for as long as their server asks (here a
+    self-hosted Fluxer's 429 ``Retry-After``: 31 years), with the message claimed and the
+    deliver job blocked. The try fails instead, and the outbox retries it later."""
+    url = f"fluxer://127.0.0.1:{slack_hook.port}/123456789012345678/{'t0ken' * 6}?mode=private"
+    config = cfg.AppriseChannel(type="apprise", urls_env="TEST_APPRISE_URLS")
+    channel = AppriseChannel(config, environ={"TEST_APPRISE_URLS": url})
+    slack_hook.fail(429, retry_after="1000000000")
+    outcome: list[BaseException | None] = []
+
+    def send() -> None:
+        try:
+            channel.send(ALERT, "7:open:apprise")
+            outcome.append(None)
+        except BaseException as exc:  # surfaced below
+            outcome.append(exc)
+
+    worker = threading.Thread(target=send, daemon=True)
+    worker.start()
+    worker.join(timeout=60)  # a bound on a hang, not a timing assertion
+    assert not worker.is_alive(), "the apprise channel is still waiting for its server"
+    [error] = outcome
+    assert isinstance(error, DeliveryError)
+    assert not isinstance(error, MessageRejectedError)
+    assert "t0ken" not in str(error)
+    channel.send(ALERT, "7:open:apprise")  # the server takes it now
+    assert len(slack_hook.accepted) == 1
 
 
 def test_apprise_failure_is_a_delivery_error_naming_no_url(slack_hook: SlackHook) -> None:

@@ -179,7 +179,7 @@ def test_a_burst_of_stories_from_several_sources_opens_one_episode(
     assert alert.kind == "open"
     assert alert.cluster == CLUSTER
     assert alert.observed == 16 and alert.sources >= 4
-    assert alert.tail_probability < config.detection.threshold
+    assert alert.tail_probability < config.detection.spike_threshold()
     assert set(alert.languages) == {"ar", "en"}
     assert 0 < len(alert.headlines) <= 5
     assert len({h.url for h in alert.headlines}) == len(alert.headlines)  # one per story

@@ -48,7 +48,8 @@ def test_json_lists_each_spike_onset_once(cli, tmp_path: Path) -> None:
         (START + (24 * 26 + 11) * timedelta(hours=1)).isoformat() + "Z",
     ]
     first = rows[0]
-    assert set(first) == {"timestamp", "count", "expected", "score"}
+    assert set(first) >= {"timestamp", "count", "expected", "score"}  # the contract
+    assert first["every"].endswith(("hours", "days", "weeks", "years"))
     assert first["count"] == 70
     assert 3 < first["expected"] < 15
     assert first["score"] > 3  # -log10 of the tail probability
@@ -80,7 +81,8 @@ def test_table_format_is_readable(cli, tmp_path: Path) -> None:
     write_series(path, {24 * 20 + 13: 70}, timedelta(hours=1))
     result = cli("detect", "--series", str(path))
     assert result.code == 0, result
-    assert result.out.splitlines()[0].split("\t") == ["timestamp", "count", "expected", "score"]
+    header = result.out.splitlines()[0].split("\t")
+    assert header == ["timestamp", "count", "expected", "score", "every"]
 
 
 def test_config_values_are_used_when_there_is_a_config(cli, write_config, tmp_path: Path) -> None:

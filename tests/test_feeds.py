@@ -6,6 +6,8 @@ import json
 from datetime import datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from spiders.aggregators import (
     aggregator_of,
@@ -13,10 +15,20 @@ from spiders.aggregators import (
     decode_google_news_link,
     entry_publisher,
 )
-from spiders.feeds import parse_feed, ttl_hint
-from spiders.news import _published
-from spiders.politeness import parse_retry_after
+from spiders.feeds import MAX_TTL, FeedEntry, parse_date, parse_feed, ttl_hint
+from spiders.news import published_at
+from spiders.politeness import LONGEST_RETRY_AFTER, parse_retry_after
 
+ODD_RETRY_AFTERS = [
+    "1000000000000",
+    "1e20",
+    "nan",
+    "inf",
+    "-5",
+    "99999999999999999999999",
+    "Mon, 01 Jan 0001 00:00:00 +0100",
+    "Fri, 31 Dec 9999 23:59:59 -0100",
+]
 RSS = b"""<?xml version="1.0" encoding="utf-8"?>
 <rss version="2.0" xmlns:sy="http://purl.org/rss/1.0/modules/syndication/"><channel>
 <title>Example News</title><link>https://example.com/</link><language>en-GB</language>
@@ -119,24 +131,96 @@ def test_json_feed_values_of_the_wrong_type_are_coerced() -> None:
 
 
 FEED_TIME = datetime(2026, 11, 19, 21, 30)
+CAPTION_DATE = datetime(2019, 11, 6)
+META_DATE = datetime(2026, 11, 19, 0, 0)
 
 
 @pytest.mark.parametrize(
-    ("page", "feed", "expected"),
+    ("exact", "page", "page_text", "expected"),
     [
-        (datetime(2026, 11, 20), FEED_TIME, FEED_TIME),  # a bare day, local midnight
-        (datetime(2026, 11, 19, 23, 30), FEED_TIME, FEED_TIME),  # a local time taken as UTC
-        (datetime(2026, 11, 18, 12, 0), FEED_TIME, FEED_TIME),  # within 36 hours
-        (datetime(2026, 11, 1, 9, 0), FEED_TIME, datetime(2026, 11, 1, 9, 0)),  # feed: build time
-        (datetime(2026, 11, 19), None, datetime(2026, 11, 19)),
-        (None, FEED_TIME, FEED_TIME),
-        (None, None, None),
+        # The feed's exact per-entry time wins, however far a page date is from it:
+        # a caption's "Nov. 6, 2019" must not send a breaking story years back.
+        (True, None, CAPTION_DATE, FEED_TIME),
+        (True, CAPTION_DATE, None, FEED_TIME),
+        (True, META_DATE, None, FEED_TIME),
+        # A feed time that is only the feed's build time loses to the page's metadata...
+        (False, META_DATE, CAPTION_DATE, META_DATE),
+        # ... but beats a date guessed from the page's text.
+        (False, None, CAPTION_DATE, FEED_TIME),
     ],
 )
-def test_the_feed_timestamp_wins_when_the_page_date_agrees(
-    page: datetime | None, feed: datetime | None, expected: datetime | None
+def test_the_feed_timestamp_wins_unless_it_is_a_build_time(
+    exact: bool, page: datetime | None, page_text: datetime | None, expected: datetime
 ) -> None:
-    assert _published(page, feed) == expected
+    entry = FeedEntry("https://x.example/1", published=FEED_TIME, exact_time=exact)
+    assert published_at(entry, page, page_text) == expected
+
+
+def test_without_a_feed_time_page_metadata_beats_page_text() -> None:
+    entry = FeedEntry("https://x.example/1")
+    assert published_at(entry, META_DATE, CAPTION_DATE) == META_DATE
+    assert published_at(entry, None, CAPTION_DATE) == CAPTION_DATE
+    assert published_at(entry, None, None) is None
+
+
+def _rss(*items: str, build: str = "") -> bytes:
+    last_build = f"<lastBuildDate>{build}</lastBuildDate>" if build else ""
+    return (
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>{last_build}'
+        + "".join(items)
+        + "</channel></rss>"
+    ).encode()
+
+
+def _item(n: int, date: str) -> str:
+    return f"<item><title>{n}</title><link>https://x.example/{n}</link><pubDate>{date}</pubDate></item>"
+
+
+def test_entries_all_stamped_alike_are_build_times() -> None:
+    same = "Thu, 19 Nov 2026 21:30:00 GMT"
+    entries = parse_feed(_rss(_item(1, same), _item(2, same)), "https://x.example/f").entries
+    assert [e.exact_time for e in entries] == [False, False]
+
+
+def test_an_entry_stamped_with_the_feeds_build_date_is_not_exact() -> None:
+    build = "Thu, 19 Nov 2026 21:30:00 GMT"
+    body = _rss(_item(1, build), _item(2, "Thu, 19 Nov 2026 20:10:00 GMT"), build=build)
+    first, second = parse_feed(body, "https://x.example/f").entries
+    assert (first.exact_time, second.exact_time) == (False, True)
+
+
+def test_distinct_entry_times_are_exact() -> None:
+    body = _rss(
+        _item(1, "Thu, 19 Nov 2026 21:30:00 GMT"), _item(2, "Thu, 19 Nov 2026 20:10:00 GMT")
+    )
+    assert all(e.exact_time for e in parse_feed(body, "https://x.example/f").entries)
+
+
+def test_one_unusable_entry_never_costs_the_others() -> None:
+    body = _rss(
+        "<item><title>broken</title><link>http://[oops/</link></item>",
+        _item(2, "Mon, 01 Jan 0001 00:00:00 +0100"),
+        _item(3, "Fri, 31 Dec 9999 23:59:59 -0100"),
+        _item(4, "Thu, 19 Nov 2026 20:10:00 GMT"),
+    )
+    feed = parse_feed(body, "https://x.example/f")
+    assert feed.error is None
+    assert [e.link for e in feed.entries] == [f"https://x.example/{n}" for n in (2, 3, 4)]
+    assert feed.entries[-1].published == datetime(2026, 11, 19, 20, 10)
+
+
+@pytest.mark.parametrize(
+    "value", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "nonsense", ""]
+)
+def test_dates_at_the_ends_of_time_are_unreadable_not_fatal(value: str) -> None:
+    assert parse_date(value) is None
+
+
+def test_a_huge_ttl_is_capped() -> None:
+    body = _rss(_item(1, "Thu, 19 Nov 2026 20:10:00 GMT")).replace(
+        b"<title>T</title>", b"<title>T</title><ttl>99999999999999999999</ttl>"
+    )
+    assert parse_feed(body, "https://x.example/f").ttl_hint == MAX_TTL
 
 
 def test_bozo_feed_with_entries_is_used() -> None:
@@ -240,3 +324,11 @@ def test_retry_after_seconds_or_http_date() -> None:
     assert parse_retry_after(b"Fri, 20 Nov 2026 12:05:00 GMT", now) == 300
     assert parse_retry_after("Fri, 20 Nov 2026 11:00:00 GMT", now) == 0
     assert parse_retry_after("soon", now) is None
+
+
+@given(st.one_of(st.text(max_size=40), st.binary(max_size=40), st.sampled_from(ODD_RETRY_AFTERS)))
+def test_any_retry_after_is_a_bounded_number_or_nothing(value: str | bytes) -> None:
+    seconds = parse_retry_after(value, datetime(2026, 11, 20, 12, 0))
+    assert seconds is None or 0 <= seconds <= LONGEST_RETRY_AFTER
+    if seconds is not None:
+        timedelta(seconds=seconds)  # and it makes a date without overflowing

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -82,6 +83,42 @@ def test_failures_back_off_exponentially_and_keep_the_normal_interval() -> None:
     assert result.next_poll_at - NOW == BOUNDS.max_interval
 
 
+@pytest.mark.parametrize("status", ["ok", "error"])
+def test_a_retry_after_beyond_max_interval_waits_max_interval(status: str) -> None:
+    huge = timedelta(seconds=10**12)  # what "Retry-After: 1000000000000" says
+    result = schedule(PollOutcome(status, retry_after=huge))  # type: ignore[arg-type]
+    assert result.next_poll_at == NOW + BOUNDS.max_interval
+
+
+def test_one_impossible_date_does_not_throttle_a_busy_feed() -> None:
+    times = [NOW - timedelta(minutes=20 * n) for n in range(10)]
+    for odd in (datetime(1970, 1, 1), datetime(1, 1, 1), datetime(2999, 1, 1)):
+        result = schedule(PollOutcome("ok", entries=11, new=3, entry_times=[*times, odd]))
+        assert result.interval == timedelta(minutes=10), odd
+
+
+def test_one_old_but_possible_date_does_not_throttle_a_busy_feed() -> None:
+    times = [NOW - timedelta(minutes=20 * n) for n in range(10)]
+    result = schedule(
+        PollOutcome("ok", entries=11, new=3, entry_times=[*times, NOW.replace(year=2001)])
+    )
+    assert result.interval == timedelta(minutes=10)
+
+
+def test_a_partial_poll_is_retried_soon_then_less_often() -> None:
+    times = [NOW - timedelta(hours=2 * n) for n in range(10)]
+    delays = []
+    failures = 0
+    for _ in range(4):
+        result = schedule(
+            PollOutcome("partial", entries=10, new=1, entry_times=times), failures=failures
+        )
+        failures = result.failures
+        delays.append(result.next_poll_at - NOW)
+        assert result.interval == timedelta(hours=1)  # the publishing rate still counts
+    assert delays == [BOUNDS.min_interval * 2**n for n in range(4)]
+
+
 def test_retry_after_is_honoured_on_failure() -> None:
     result = schedule(PollOutcome("error", retry_after=timedelta(hours=2)))
     assert result.next_poll_at == NOW + timedelta(hours=2)
@@ -112,7 +149,7 @@ def test_jitter_spreads_sources_with_the_same_interval() -> None:
 
 
 @given(
-    status=st.sampled_from(["ok", "not_modified", "error"]),
+    status=st.sampled_from(["ok", "not_modified", "partial", "error"]),
     entries=st.integers(0, 200),
     new=st.integers(0, 200),
     interval_minutes=st.integers(1, 1000),
@@ -120,20 +157,25 @@ def test_jitter_spreads_sources_with_the_same_interval() -> None:
     jitter=st.floats(0, 0.999),
     gaps=st.lists(st.integers(0, 100_000), max_size=30),
     ttl=st.one_of(st.none(), st.integers(1, 10**6)),
+    retry_after=st.one_of(st.none(), st.timedeltas(timedelta(0), timedelta(days=10**8))),
+    odd_times=st.lists(st.datetimes(datetime(1, 1, 1), datetime(9999, 12, 31)), max_size=3),
 )
 def test_the_next_poll_always_stays_within_the_bounds(  # type: ignore[no-untyped-def]
-    status, entries, new, interval_minutes, failures, jitter, gaps, ttl
+    status, entries, new, interval_minutes, failures, jitter, gaps, ttl, retry_after, odd_times
 ) -> None:
     times = [NOW - timedelta(seconds=sum(gaps[: i + 1])) for i in range(len(gaps))]
     outcome = PollOutcome(
         status,
         entries=entries,
         new=min(new, entries),
-        entry_times=times,
+        entry_times=times + odd_times,
         ttl=None if ttl is None else timedelta(seconds=ttl),
+        retry_after=retry_after,
     )
     result = schedule(
         outcome, interval=timedelta(minutes=interval_minutes), failures=failures, jitter=jitter
     )
     delay = result.next_poll_at - NOW
     assert BOUNDS.min_interval * 0.9 <= delay <= BOUNDS.max_interval * 1.1
+    if status != "error":  # a failure keeps the interval it had, for the recovery
+        assert BOUNDS.min_interval <= result.interval <= BOUNDS.max_interval

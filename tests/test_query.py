@@ -47,10 +47,17 @@ def test_operators(query: str, text: str, expected: bool) -> None:
 
 def test_precedence_tree() -> None:
     root = Query.parse("a OR NOT b c NEAR/2 d").root
-    assert isinstance(root, Or)
-    assert isinstance(root.right, And)
-    assert isinstance(root.right.left, Not)
-    assert isinstance(root.right.right, Near) and root.right.right.distance == 2
+    assert isinstance(root, Or) and len(root.parts) == 2
+    right = root.parts[1]
+    assert isinstance(right, And)
+    assert isinstance(right.parts[0], Not)
+    assert isinstance(right.parts[1], Near) and right.parts[1].distance == 2
+
+
+def test_and_or_are_flat() -> None:
+    root = Query.parse("a OR b OR c d e OR f").root
+    assert isinstance(root, Or) and len(root.parts) == 4
+    assert isinstance(root.parts[2], And) and len(root.parts[2].parts) == 3
 
 
 def test_positive_terms_and_cluster_refs() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from html.parser import HTMLParser
 
 import pytest
@@ -173,3 +173,20 @@ def test_slack_limits_hold_for_huge_titles() -> None:
         + tuple(Headline(f"t{i}" * 300, f"https://a.example/{i}", "p") for i in range(20)),
     )
     assert slack_problems(render.slack_payload(alert, "k")) == []
+
+
+@pytest.mark.parametrize(
+    ("tail", "bucket", "words"),
+    [
+        (0.0015, timedelta(hours=1), "4 weeks"),
+        (1 / 24, timedelta(hours=1), "24 hours"),
+        (1e-6, timedelta(hours=1), "114 years"),
+        (1e-30, timedelta(minutes=5), "over 1000 years"),
+        (0.0, timedelta(hours=1), "over 1000 years"),
+        (0.01, timedelta(days=1), "14 weeks"),
+    ],
+)
+def test_how_often_a_bucket_like_this_comes_for_the_cluster(
+    tail: float, bucket: timedelta, words: str
+) -> None:
+    assert render.how_often(tail, bucket) == words

@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 import gzip
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from scrapy import Request
@@ -16,6 +25,8 @@ from spiders.safety import (
     SafeRedirectMiddleware,
     SsrfGuardMiddleware,
     address_problem,
+    is_proxy,
+    proxy_hosts,
     resolved_problem,
     url_problem,
 )
@@ -127,3 +138,119 @@ def test_scrapy_caps_the_decompressed_size_of_a_gzip_bomb() -> None:
     assert len(bomb) < 100_000
     with pytest.raises(Exception, match=r"max|size|exceed"):
         gunzip(bomb, max_size=1_000_000)
+
+
+# -- through the CLI: what `sources status` tells, and proxies ------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+RSS = """<?xml version="1.0"?><rss version="2.0"><channel><title>News</title>
+<item><title>Proxy story one</title><link>http://news.example/one.html</link></item>
+<item><title>Proxy story two</title><link>http://news.example/two.html</link></item>
+</channel></rss>"""
+PAGE = "<html><head><title>{0}</title></head><body><h1>{0}</h1><p>{1}</p></body></html>"
+
+
+class _ForwardProxy(BaseHTTPRequestHandler):
+    """A plain HTTP forward proxy that answers for ``news.example`` itself (the test has
+    no Internet): absolute-URI requests only, as a proxy receives them."""
+
+    seen: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        type(self).seen.append(self.path)
+        if not self.path.startswith("http://news.example/"):
+            self.send_error(400, "not a proxy request")
+            return
+        path = self.path.removeprefix("http://news.example")
+        if path == "/feed.xml":
+            body, kind = RSS.encode(), "application/rss+xml"
+        elif path.endswith(".html"):
+            title = f"Proxy story {path.strip('/').removesuffix('.html')}"
+            body, kind = PAGE.format(title, "Text of the story. " * 30).encode(), "text/html"
+        else:
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def _mediawatch(config: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    environ = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    environ.pop("MEDIAWATCH_DB_URL", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "mediawatch", "--config", str(config), *args],
+        capture_output=True, text=True, cwd=ROOT, env=environ, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def _status_after_crawl(
+    tmp_path: Path, sources: str, env: dict[str, str] | None = None
+) -> dict[str, dict[str, object]]:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[storage]\nurl = "sqlite:///{tmp_path / "mw.db"}"\n\n'
+        '[crawl]\ntimeout = "3s"\ndelay = "1ms"\n\n'
+        '[[clusters]]\nname = "Proxy"\nterms = ["Proxy story"]\n\n' + sources,
+        encoding="utf-8",
+    )
+    _mediawatch(config, "init")
+    _mediawatch(config, "crawl", "--once", "--format", "json", env=env)
+    rows = json.loads(_mediawatch(config, "sources", "status", "--format", "json"))
+    return {row["name"]: row for row in rows}
+
+
+@pytest.mark.slow
+def test_sources_status_tells_why_a_private_host_was_refused(tmp_path: Path) -> None:
+    # "vm"-like names: this machine's own name resolves to a loopback address.
+    local_name = socket.gethostname()
+    if address_problem(socket.gethostbyname(local_name), allow_private=False) is None:
+        pytest.skip(f"{local_name} resolves to a public address here")
+    rows = _status_after_crawl(
+        tmp_path,
+        f'[[sources]]\nname = "By name"\nurl = "http://{local_name}:9/feed.xml"\n\n'
+        '[[sources]]\nname = "Literal"\nurl = "http://10.0.0.1:9/feed.xml"\n',
+    )
+    for name in ("By name", "Literal"):
+        error = str(rows[name]["error"])
+        assert rows[name]["result"] == "error", rows[name]
+        assert "refused" in error and "allow_private_networks" in error, error
+        assert "DNS" not in error and "resolve" not in error.split(":")[0], error
+    assert "is private" in str(rows["Literal"]["error"])
+    assert f"{local_name} resolves to" in str(rows["By name"]["error"])
+
+
+@pytest.mark.slow
+def test_a_proxy_on_loopback_is_not_refused_as_if_it_were_the_target(tmp_path: Path) -> None:
+    proxy = ThreadingHTTPServer(("127.0.0.1", 0), _ForwardProxy)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    _ForwardProxy.seen = []
+    try:
+        address = f"http://127.0.0.1:{proxy.server_address[1]}"
+        rows = _status_after_crawl(
+            tmp_path,
+            '[[sources]]\nname = "Via proxy"\nurl = "http://news.example/feed.xml"\n',
+            env={"http_proxy": address, "HTTP_PROXY": address, "no_proxy": "", "NO_PROXY": ""},
+        )
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+    row = rows["Via proxy"]
+    assert row["result"] == "ok", row
+    assert "http://news.example/one.html" in _ForwardProxy.seen
+    assert "http://news.example/two.html" in _ForwardProxy.seen
+
+
+def test_the_proxy_exemption_is_for_proxies_only() -> None:
+    proxies = proxy_hosts({"http": "http://127.0.0.1:3128", "https": "proxy.lan:8080", "no": "x"})
+    assert proxies == {"127.0.0.1", "proxy.lan"}
+    assert is_proxy("PROXY.lan.", proxies) and not is_proxy("intranet.lan", proxies)
+    # A target on the proxy's address is still refused before any connection.
+    assert url_problem("http://127.0.0.1:3128/admin", allow_private=False)

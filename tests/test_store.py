@@ -21,7 +21,7 @@ from scheduler.polling import adaptive_plan
 from spiders.feeds import parse_feed
 from spiders.items import ArticleItem
 from spiders.polls import PollResult, record_poll
-from spiders.store import ArticleStore, StoreOutcome
+from spiders.store import ArticleStore, StoreOutcome, StorePipeline
 from storage.engine import make_engine, session_factory, transaction
 from storage.models import Article, ArticleAlias, Mention, Source
 from storage.queries import add_aliases, known_urls, stored_urls, sync_sources
@@ -437,7 +437,8 @@ def test_an_article_that_cannot_be_stored_is_counted_and_polled_again(
     counts = store.counts["Wire feed"]
     assert (counts.new, counts.failed) == (1, 1)
     assert f"could not store {refused}: database is locked" in caplog.text
-    # The poll is unfinished: validators dropped, due at once (spiders.run does this).
+    # The poll is partial: validators dropped, retried soon (within min_interval), and
+    # `sources status` says why.
     with transaction(session_factory(migrated_engine)) as session:
         sync_sources(session, [SourceConfig(name="Wire feed", url=FEED)], now, timedelta(hours=1))
         source = session.scalars(select(Source)).one()
@@ -445,8 +446,11 @@ def test_an_article_that_cannot_be_stored_is_counted_and_polled_again(
         result = PollResult("Wire feed", now, followed=2, settled=2, failed=counts.failed)
         result.succeed(200)
         result.etag = '"v2"'
-        record_poll(session, source, result, now, adaptive_plan(CrawlConfig()))
-        assert (source.etag, source.next_poll_at) == (None, now)
+        crawl = CrawlConfig()
+        record_poll(session, source, result, now, adaptive_plan(crawl))
+        assert source.etag is None and source.last_status == "partial"
+        assert now < source.next_poll_at <= now + crawl.min_interval * 1.1
+        assert "1 article(s) could not be stored" in str(source.last_error)
     again = make_store(migrated_engine, now)  # the next poll fetches it again
     assert again.add(item(refused, now, title="Kirkuk night moves", text=OTHER_TEXT)) is (
         StoreOutcome.NEW
@@ -501,3 +505,26 @@ def test_hostile_json_feed_fields_are_stored(migrated_engine: Engine, now: datet
     assert stored.summary == "A summary with a NUL"
     assert stored.author == "42"
     assert stored.text == "Page text about the Interior Ministry.\n\tNext line."
+
+
+class TrippingWatchlist(StandInWatchlist):
+    """A matcher that trips on one hostile text (as a bug in any step might)."""
+
+    def match(self, text: str, title: str = "") -> Sequence[Match]:
+        if "\u202etrip" in title:
+            raise RecursionError("maximum recursion depth exceeded")
+        return super().match(text, title)
+
+
+def test_an_article_the_pipeline_trips_on_is_counted_failed_not_lost(
+    migrated_engine: Engine, now: datetime, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = ArticleStore(session_factory(migrated_engine), TrippingWatchlist(), lambda: now)  # type: ignore[arg-type]
+    pipeline = StorePipeline(store)
+    pipeline.open_spider()
+    pipeline.process_item(item("https://wire.example/hostile", now, title="\u202etrip"))
+    pipeline.process_item(item("https://wire.example/fine", now))
+    pipeline.close_spider()
+    assert [a.url for a in articles(migrated_engine)] == ["https://wire.example/fine"]
+    assert store.counts["Wire feed"].failed == 1  # so its poll is partial and retried
+    assert "could not store https://wire.example/hostile: RecursionError" in caplog.text

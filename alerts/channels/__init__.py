@@ -4,16 +4,18 @@
 keyed by its name. Building never fails on a missing secret: each channel reads its
 environment variable when it sends, so one broken channel never stops the others.
 
-``delivery_names`` is what detection queues an alert for: the channel names, except an
+``delivery_names`` is what an alert is queued for: the channel names, except an
 apprise channel with several URLs, which gets one outbox message per URL (``name#1``
 ...); ``resolve_channel`` finds the channel that delivers a message queued under such a
-name (see ``alerts.channels.apprise_channel``).
+name (see ``alerts.channels.apprise_channel``). ``routed_names`` narrows them to what
+one cluster's alert goes to the moment it fires: the channels the cluster names (all
+when it names none), instant ones only (a digest channel gets it in its digest).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from alerts.channels.apprise_channel import AppriseChannel, split_urls
 from alerts.channels.base import Channel, RateLimitedError, scrub
@@ -33,6 +35,8 @@ __all__ = [
     "build_channels",
     "delivery_names",
     "resolve_channel",
+    "routed_names",
+    "routes_to",
     "scrub",
 ]
 
@@ -58,13 +62,19 @@ def build_channels(
     return {channel.name: build_channel(channel, environ) for channel in alerts.channels}
 
 
-def delivery_names(alerts: cfg.AlertsConfig, environ: Mapping[str, str] | None = None) -> list[str]:
+def delivery_names(
+    alerts: cfg.AlertsConfig,
+    environ: Mapping[str, str] | None = None,
+    only: Collection[str] | None = None,
+) -> list[str]:
     """The outbox channel names an alert goes to, in config order: each channel's name,
     but ``name#1`` ... ``name#N`` for an apprise channel whose variable holds N > 1 URLs
-    (so each URL is delivered, and retried, on its own)."""
+    (so each URL is delivered, and retried, on its own). ``only``: these channels."""
     env = os.environ if environ is None else environ
     names: list[str] = []
     for channel in alerts.channels:
+        if only is not None and channel.name not in only:
+            continue
         count = 0
         if isinstance(channel, cfg.AppriseChannel):
             count = len(split_urls(env.get(channel.urls_env, "")))
@@ -73,6 +83,25 @@ def delivery_names(alerts: cfg.AlertsConfig, environ: Mapping[str, str] | None =
         else:
             names.append(channel.name)
     return names
+
+
+def routed_names(
+    alerts: cfg.AlertsConfig, cluster: cfg.ClusterConfig, environ: Mapping[str, str] | None = None
+) -> list[str]:
+    """The outbox channel names ``cluster``'s alerts are queued for when they fire: its
+    channels (every channel when it names none), instant ones only."""
+    wanted = cluster.channels
+    chosen = [
+        channel.name
+        for channel in alerts.channels
+        if channel.mode == "instant" and (wanted is None or channel.name in wanted)
+    ]
+    return delivery_names(alerts, environ, chosen)
+
+
+def routes_to(channel: str, cluster: cfg.ClusterConfig) -> bool:
+    """Whether ``cluster``'s alerts go to the channel named ``channel``."""
+    return cluster.channels is None or channel in cluster.channels
 
 
 def resolve_channel(channels: Mapping[str, Channel], name: str) -> Channel | None:

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import apprise
 
@@ -68,6 +69,7 @@ class AppriseChannel:
                 raise DeliveryError(
                     f"URL #{index} in environment variable {variable} is not an apprise URL"
                 )
+            _bound_server_waits(one)
             services.append((_service_name(one, index), one))
         body = f"{render.text(alert)}\n(ref {idempotency_key})\n"
         failed: list[str] = []
@@ -92,6 +94,28 @@ class AppriseChannel:
         logger.info(
             "apprise %s: sent %s to %d service(s)", self.name, idempotency_key, len(services)
         )
+
+
+MAX_SERVER_WAIT = 30.0
+"""The longest an apprise plugin may sleep inside ``notify`` because its server asked
+(a 429's ``Retry-After``, Discord's ``X-RateLimit-Reset``), in seconds. Plugins sleep
+as long as they are told, while the outbox holds the message claimed and the deliver
+job waits: a longer wait (or NaN) fails this try instead, and the outbox retries it
+after its own bounded backoff."""
+
+
+def _bound_server_waits(one: apprise.Apprise) -> None:
+    for server in one:
+        setattr(server, "throttle", _bounded_throttle(server.throttle))  # noqa: B010
+
+
+def _bounded_throttle(throttle: Callable[..., Any]) -> Callable[..., Any]:
+    def bounded(last_io: Any = None, wait: float | None = None) -> Any:
+        if wait is not None and not 0 <= wait <= MAX_SERVER_WAIT:  # NaN fails too
+            raise DeliveryError(f"the server asked to wait {wait:.0f}s; retrying later")
+        return throttle(last_io=last_io, wait=wait)
+
+    return bounded
 
 
 def _service_name(one: apprise.Apprise, index: int) -> str:

@@ -4,10 +4,18 @@ A channel resolves its secrets from the environment at send time, so a missing
 variable fails that channel only (and the outbox retries it), never the others.
 Error messages name the variable, never its value; ``scrub`` removes secret values
 from any text that came from a library (exception messages can quote URLs).
+
+The kind of error tells the outbox what to do: a plain ``DeliveryError`` means the
+channel is not working now (down, timing out, a 5xx, a wrong password): the message is
+retried and the channel's other messages wait with it. ``MessageRejectedError`` means
+the channel works but refused *this* message for good (an SMTP 5yz reply to it, a
+webhook's 4xx): only that message is retried, a bounded number of times, then failed.
+``RateLimitedError`` asks for a pause, already bounded (``bounded_retry_after``).
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterable, Mapping
 from typing import Protocol, runtime_checkable
@@ -17,6 +25,12 @@ from alerts.message import Alert
 from mediawatch.errors import DeliveryError
 
 MAX_ERROR_LENGTH = 500
+MAX_RETRY_AFTER = 3600.0
+"""The longest pause a server can ask for (seconds); the outbox's own cap is the same."""
+DEFAULT_RETRY_AFTER = 60.0
+"""The pause when a server asks for one but says nothing usable."""
+TEMPORARY_CLIENT_STATUSES = frozenset({408, 429})
+"""4xx answers that say "not now" (timeout, rate limit), not "never this message"."""
 
 
 @runtime_checkable
@@ -35,7 +49,28 @@ class RateLimitedError(DeliveryError):
 
     def __init__(self, message: str, retry_after: float) -> None:
         super().__init__(message)
-        self.retry_after = retry_after
+        self.retry_after = bounded_retry_after(retry_after)
+        """Seconds, finite, 1 s to ``MAX_RETRY_AFTER`` whatever the channel passed."""
+
+
+class MessageRejectedError(DeliveryError):
+    """The channel refused this message for good; the channel itself works."""
+
+
+def bounded_retry_after(seconds: float) -> float:
+    """A pause a server asked for, made safe to add to a date: 1 s to ``MAX_RETRY_AFTER``;
+    NaN (which compares false with everything, so ``min``/``max`` let it through) is
+    ``DEFAULT_RETRY_AFTER``."""
+    if math.isnan(seconds):
+        return DEFAULT_RETRY_AFTER
+    return min(max(seconds, 1.0), MAX_RETRY_AFTER)
+
+
+def http_rejects_message(status: int) -> bool:
+    """Whether an HTTP answer refuses this message for good: a 4xx, except 408 and 429.
+    A 5xx (or a 3xx: a webhook does not redirect a POST) is about the server, not the
+    message."""
+    return 400 <= status < 500 and status not in TEMPORARY_CLIENT_STATUSES
 
 
 def secret_from_env(variable: str, what: str, environ: Mapping[str, str] | None = None) -> str:

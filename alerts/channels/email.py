@@ -4,6 +4,14 @@ One multipart/alternative message per alert (text, then HTML). The Message-ID is
 derived from the idempotency key, so a message sent again after a crash carries the
 same Message-ID and mail clients and servers can recognise (and often drop) the copy.
 The password comes from the environment variable named by ``password_env``.
+
+A 5yz reply to the message (MAIL, RCPT or DATA: spam, too big, no such mailbox) is a
+``MessageRejectedError``: RFC 5321 says the same request will fail again. Everything
+about the server or the channel's own settings is a plain ``DeliveryError``, retried
+until it works: a 4yz reply, no connection, a refused greeting or STARTTLS, and a
+refused login (535 and the other AUTH codes of RFC 4954 are 5yz too, but every
+message would get them: failing each alert while the password is wrong would lose
+them all, where retrying delivers them once the config is fixed).
 """
 
 from __future__ import annotations
@@ -17,12 +25,16 @@ from email.message import EmailMessage
 from email.utils import formatdate
 
 from alerts import render
-from alerts.channels.base import scrub, secret_from_env
+from alerts.channels.base import MessageRejectedError, scrub, secret_from_env
 from alerts.message import Alert
 from mediawatch.config import EmailChannel as EmailConfig
 from mediawatch.errors import DeliveryError
 
 logger = logging.getLogger(__name__)
+
+AUTH_REPLY_CODES = frozenset({530, 534, 535, 538})
+"""RFC 4954: authentication required, mechanism too weak, bad credentials, encryption
+required: a fault of the channel's settings, whichever command they answer."""
 
 
 def message_id(idempotency_key: str, sender: str) -> str:
@@ -73,11 +85,13 @@ class EmailChannel:
         secrets = [password] if password else []
         message = build_message(alert, idempotency_key, config.from_, config.to)
         where = f"{config.smtp_host}:{config.smtp_port}"
+        sending = False  # set once connected and logged in: replies are about the message
         try:
             smtp = self._connect()
             try:
                 if password is not None:
                     smtp.login(config.username or config.from_, password)
+                sending = True
                 refused = smtp.send_message(message)
             finally:
                 _close(smtp)
@@ -87,13 +101,22 @@ class EmailChannel:
                 f" ({exc.smtp_code})"
             ) from None
         except smtplib.SMTPRecipientsRefused as exc:
-            raise DeliveryError(
-                f"SMTP server {where} refused every recipient: {', '.join(exc.recipients)}"
-            ) from None
+            replies = {rcpt: _reply_code(reply) for rcpt, reply in exc.recipients.items()}
+            codes = list(replies.values())
+            listed = ", ".join(f"{rcpt} ({code})" for rcpt, code in replies.items())
+            text = scrub(f"SMTP server {where} refused every recipient: {listed}", secrets)
+            if codes and all(smtp_rejects_message(code) for code in codes):
+                raise MessageRejectedError(text) from None
+            raise DeliveryError(text) from None
         except smtplib.SMTPResponseException as exc:
-            raise DeliveryError(
-                scrub(f"SMTP server {where} said {exc.smtp_code} {_text(exc.smtp_error)}", secrets)
-            ) from None
+            text = scrub(
+                f"SMTP server {where} said {exc.smtp_code} {_text(exc.smtp_error)}", secrets
+            )
+            # A refused greeting, HELO or STARTTLS is the server refusing us, not this message.
+            about_the_server = not sending or isinstance(exc, smtplib.SMTPHeloError)
+            if smtp_rejects_message(exc.smtp_code) and not about_the_server:
+                raise MessageRejectedError(text) from None
+            raise DeliveryError(text) from None
         except (smtplib.SMTPException, OSError) as exc:  # ssl.SSLError is an OSError
             reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
             raise DeliveryError(
@@ -135,6 +158,16 @@ def _close(smtp: smtplib.SMTP) -> None:
         smtp.quit()
     except (smtplib.SMTPException, OSError):
         smtp.close()
+
+
+def smtp_rejects_message(code: object) -> bool:
+    """Whether an SMTP reply code refuses the message for good: 5yz, except AUTH codes."""
+    return isinstance(code, int) and 500 <= code < 600 and code not in AUTH_REPLY_CODES
+
+
+def _reply_code(reply: object) -> object:
+    """The code of a ``(code, text)`` reply from ``SMTPRecipientsRefused``."""
+    return reply[0] if isinstance(reply, tuple) and reply else None
 
 
 def _text(reply: bytes | str) -> str:

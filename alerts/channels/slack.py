@@ -2,13 +2,17 @@
 
 The webhook URL is a secret (anyone holding it can post): it comes from the
 environment variable named by ``webhook_url_env`` and never appears in an error.
-A 2xx answer is acceptance; 429 becomes ``RateLimitedError`` with Retry-After; anything
-else is a ``DeliveryError``. Incoming webhooks have no idempotency key, so each
+A 2xx answer is acceptance (redirects are not followed: a redirected POST would arrive
+as a GET, and its 200 would be taken for acceptance). 429 becomes ``RateLimitedError``
+with Retry-After; a 4xx other than 408/429 (``invalid_blocks``, ``channel_not_found``)
+is a ``MessageRejectedError``; anything else (5xx, timeouts, a broken answer) is a
+``DeliveryError``, i.e. an outage. Incoming webhooks have no idempotency key, so each
 message carries its reference in a context block to make a resend recognisable.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import urllib.error
@@ -18,7 +22,15 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 from alerts import render
-from alerts.channels.base import RateLimitedError, scrub, secret_from_env
+from alerts.channels.base import (
+    DEFAULT_RETRY_AFTER,
+    MessageRejectedError,
+    RateLimitedError,
+    bounded_retry_after,
+    http_rejects_message,
+    scrub,
+    secret_from_env,
+)
 from alerts.message import Alert
 from mediawatch.config import SlackChannel as SlackConfig
 from mediawatch.errors import DeliveryError
@@ -26,7 +38,14 @@ from mediawatch.errors import DeliveryError
 logger = logging.getLogger(__name__)
 
 TIMEOUT_SECONDS = 20.0
-DEFAULT_RETRY_AFTER = 60.0
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None  # the 3xx is raised as an HTTPError
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
 
 
 class SlackChannel:
@@ -55,30 +74,39 @@ class SlackChannel:
             headers={"Content-Type": "application/json; charset=utf-8"},
         )
         try:
-            with urllib.request.urlopen(request, timeout=self._timeout) as response:  # noqa: S310
-                response.read(1024)
+            with _OPENER.open(request, timeout=self._timeout) as response:
+                _drain(response)
         except urllib.error.HTTPError as exc:
-            answer = _body(exc)
-            if exc.code == 429:
-                retry_after = retry_after_seconds(exc.headers.get("Retry-After"))
-                raise RateLimitedError(
-                    f"Slack webhook {self.name} is rate limited (429); retry after "
-                    f"{retry_after:.0f}s",
-                    retry_after,
-                ) from None
-            raise DeliveryError(
-                scrub(f"Slack webhook {self.name} answered {exc.code}: {answer}", [url])
-            ) from None
-        except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", None) or exc
+            raise self._refusal(exc, url) from None
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+            # HTTPException: an answer that is not HTTP (a garbage status line or headers).
+            reason = str(getattr(exc, "reason", None) or exc) or type(exc).__name__
             raise DeliveryError(
                 scrub(f"cannot reach the Slack webhook {self.name}: {reason}", [url])
             ) from None
         logger.info("slack %s: sent %s", self.name, idempotency_key)
 
+    def _refusal(self, exc: urllib.error.HTTPError, url: str) -> DeliveryError:
+        """The error for a non-2xx answer: rate limited, this message rejected, or an outage."""
+        answer = _body(exc)
+        retry_after = exc.headers.get("Retry-After") if exc.headers else None
+        if exc.code == 429 or (exc.code >= 500 and retry_after):
+            seconds = retry_after_seconds(retry_after)
+            what = "is rate limited (429)" if exc.code == 429 else f"answered {exc.code}"
+            return RateLimitedError(
+                f"Slack webhook {self.name} {what}; retry after {seconds:.0f}s", seconds
+            )
+        text = scrub(f"Slack webhook {self.name} answered {exc.code}: {answer}", [url])
+        if http_rejects_message(exc.code):
+            return MessageRejectedError(text)
+        return DeliveryError(text)
+
 
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float:
-    """``Retry-After`` as seconds: a number or an HTTP date; default 60s, at most 1h."""
+    """``Retry-After`` as seconds: a number or an HTTP date; default 60 s, 1 s to 1 h.
+
+    Whatever the server sent (``nan``, ``1e20``, the year 0001 or 99999) gives a finite
+    number in that range: the outbox adds it to a date."""
     if not value:
         return DEFAULT_RETRY_AFTER
     try:
@@ -86,12 +114,20 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
     except ValueError:
         try:
             when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError, IndexError):
             return DEFAULT_RETRY_AFTER
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
         seconds = (when - (now or datetime.now(UTC))).total_seconds()
-    return min(max(seconds, 1.0), 3600.0)
+    return bounded_retry_after(seconds)
+
+
+def _drain(response: http.client.HTTPResponse) -> None:
+    """Read a little of a 2xx answer; a broken body does not undo the acceptance."""
+    try:
+        response.read(1024)
+    except (OSError, http.client.HTTPException) as exc:
+        logger.debug("slack: the body of a 2xx answer could not be read: %s", type(exc).__name__)
 
 
 def _body(exc: urllib.error.HTTPError) -> str:

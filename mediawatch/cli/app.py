@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
@@ -10,7 +11,8 @@ import typer
 from sqlalchemy import Engine
 
 from mediawatch.config import Config, load_config
-from mediawatch.logs import LogFormat, configure_logging
+from mediawatch.logs import LogFormat, configure_logging, mask_secrets
+from mediawatch.secrets import config_secrets
 
 app = typer.Typer(
     name="mediawatch",
@@ -37,6 +39,8 @@ class AppState:
     def config(self) -> Config:
         if self._config is None:
             self._config = load_config(self.config_path)
+            # Before any command can log: libraries may log the secrets it points at.
+            mask_secrets(config_secrets(self._config, os.environ))
         return self._config
 
     def engine(self, *, require_current: bool = True) -> Engine:

@@ -6,9 +6,11 @@ from typing import Annotated
 
 import typer
 
+from alerts.feedback import Precision
 from mediawatch.cli.alerts import alerts_app
 from mediawatch.cli.app import state
 from mediawatch.cli.output import Format, print_rows
+from mediawatch.config import Config
 
 
 @alerts_app.command("backtest")
@@ -21,16 +23,26 @@ def backtest_command(
         list[str] | None, typer.Option("--cluster", help="Only this cluster (repeatable)")
     ] = None,
     fmt: Annotated[str | None, typer.Option("--format", help="table, json, csv or tsv")] = None,
+    precision: Annotated[
+        bool,
+        typer.Option(
+            "--precision", help="List only the precision against your marks (any --format)"
+        ),
+    ] = False,
 ) -> None:
     """What would have fired on the archive, per cluster, without sending anything.
 
     Replays the detector and the episode rules (cooldown, one update) over the period
-    as if detect had run after every bucket; opens and updates are listed.
+    as if detect had run after every bucket; opens and updates are listed, then the
+    precision against your marks (`alerts mark ID --useful|--false-alarm`): of the
+    marked episodes the replay opens, the share marked useful, per cluster and overall.
 
-    Example: mediawatch alerts backtest --since 90d --format json
+    Example: mediawatch alerts backtest --since 90d --precision
     """
     from alerts.detect import backtest
-    from mediawatch.periods import parse_moment
+    from alerts.feedback import marked_episodes
+    from alerts.feedback import precision as precision_of
+    from mediawatch.periods import check_bucket_count, parse_moment
     from storage.clock import utcnow
     from storage.engine import session_factory
 
@@ -46,12 +58,21 @@ def backtest_command(
             update={"clusters": tuple(c for c in config.clusters if c.name in cluster)}
         )
     now = utcnow()
+    start = parse_moment(since, now)
+    check_bucket_count(start, now, config.detection.bucket, "choose a later --since")
     engine = app_state.engine()
     try:
         with session_factory(engine)() as session:
-            events = backtest(session, config, parse_moment(since, now), now)
+            events = backtest(session, config, start, now)
+            marks = [m for m in marked_episodes(session) if m.cluster in _names(config)]
     finally:
         engine.dispose()
+    opened = [(event.cluster, event.bucket_start) for event in events if event.kind == "open"]
+    scores = precision_of(opened, marks, config.detection.bucket)
+    output: Format | None = fmt  # type: ignore[assignment]
+    if precision:
+        _print_precision(scores, len(marks), output)
+        return
     rows = [
         {
             "cluster": event.cluster,
@@ -65,5 +86,50 @@ def backtest_command(
         for event in events
     ]
     columns = ["cluster", "kind", "bucket", "stories", "expected", "tail_probability", "sources"]
-    output: Format | None = fmt  # type: ignore[assignment]
     print_rows(rows, columns, output, "What would have fired")
+    if output in (None, "table"):
+        print(precision_line(scores, len(marks)))
+
+
+PRECISION_COLUMNS = ["cluster", "useful", "false_alarms", "marked", "precision"]
+
+
+def precision_line(scores: list[Precision], marks: int) -> str:
+    """The precision in one line: overall, then per cluster."""
+    if not marks:
+        return (
+            "precision: no marked episodes yet; mark alerts with "
+            "`mediawatch alerts mark ID --useful|--false-alarm`"
+        )
+    overall = scores[-1]
+    if not overall.marked:
+        return f"precision: none of the {marks} marked episode(s) would be opened by this replay"
+    clusters = "; ".join(
+        f"{score.cluster} {_share(score)}" for score in scores[:-1] if score.marked
+    )
+    return f"precision: {_share(overall)} overall ({clusters})"
+
+
+def _share(score: Precision) -> str:
+    return f"{score.share:.0%} ({score.useful} useful of {score.marked} marked)"
+
+
+def _print_precision(scores: list[Precision], marks: int, output: Format | None) -> None:
+    if not marks and output in (None, "table"):
+        print(precision_line(scores, 0))
+        return
+    rows = [
+        {
+            "cluster": score.cluster,
+            "useful": score.useful,
+            "false_alarms": score.false_alarms,
+            "marked": score.marked,
+            "precision": None if score.share is None else round(score.share, 3),
+        }
+        for score in scores
+    ]
+    print_rows(rows, PRECISION_COLUMNS, output, "Precision against your marks")
+
+
+def _names(config: Config) -> set[str]:
+    return {item.name for item in config.clusters}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -12,7 +11,7 @@ import typer
 
 from mediawatch.cli.app import app, state
 from mediawatch.cli.output import print_rows
-from mediawatch.config import Config, DetectionConfig, config_path
+from mediawatch.config import Config, DetectionConfig, config_path, parse_alarm_rate
 from mediawatch.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -30,7 +29,15 @@ def detect(
     ] = None,
     fmt: Annotated[str, typer.Option("--format", help="table (default) or json")] = "table",
     threshold: Annotated[
-        float | None, typer.Option(help="Upper-tail probability of a spike (default 0.001)")
+        float | None,
+        typer.Option(help="Expert override: per-bucket tail probability of a spike"),
+    ] = None,
+    false_alarms: Annotated[
+        str | None,
+        typer.Option(
+            "--false-alarms",
+            help="Expected false onsets, like 1/2w (default: [detection] false_alarms)",
+        ),
     ] = None,
     min_count: Annotated[
         int | None, typer.Option(help="Smallest count that can be a spike (default 5)")
@@ -38,13 +45,14 @@ def detect(
 ) -> None:
     """Run the spike detector over a CSV series, or over the archive once.
 
-    With --series, prints one row per spike onset: timestamp, count, expected count and
-    score (-log10 of the tail probability: 3 means a one-in-a-thousand count). The bucket
-    width is the median gap between timestamps; missing buckets count 0. Works without a
-    config file (the [detection] defaults). Without --series, judges the archive now and
-    queues alerts, as the service's detect job does.
+    With --series, prints one row per episode onset (what the service would have sent):
+    timestamp, count, expected count, score (-log10 of the calibrated tail probability: 3
+    means a one-in-a-thousand bucket) and how often such a bucket comes by chance. The
+    bucket width is the median gap between timestamps; missing buckets count 0. Works
+    without a config file (the [detection] defaults). Without --series, judges the
+    archive now and queues alerts, as the service's detect job does.
 
-    Example: mediawatch detect --series mentions.csv --format json
+    Example: mediawatch detect --series mentions.csv --false-alarms 1/4w --format json
     """
     if fmt not in ("table", "json"):
         raise typer.BadParameter("use table or json", param_hint="--format")
@@ -57,21 +65,25 @@ def detect(
         _detect_archive(ctx, fmt)
         return
     from alerts.detect import policy_from_config
-    from alerts.series import SeriesError, find_onsets, read_series
+    from alerts.render import how_often
+    from alerts.series import SeriesError, find_onsets, infer_bucket, read_series
     from alerts.spikes import SpikeParams
 
     detection = _detection_config(app_state.config_path)
-    overrides: dict[str, float | int] = {}
+    changes: dict[str, object] = {}
     if threshold is not None:
-        overrides["threshold"] = threshold
+        changes["threshold"] = threshold
+    if false_alarms is not None:
+        try:
+            changes["false_alarms"] = parse_alarm_rate(false_alarms)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--false-alarms") from None
+        changes.setdefault("threshold", None)
     if min_count is not None:
-        overrides["min_count"] = min_count
-    params = SpikeParams.from_config(detection, **overrides)
-    policy = policy_from_config(detection)
-    if threshold is not None and policy.quiet_threshold <= threshold:
-        policy = replace(policy, quiet_threshold=min(0.5, threshold * 10))
-    if min_count is not None:
-        policy = replace(policy, min_count=min_count)
+        changes["min_count"] = min_count
+    if changes:
+        changes.setdefault("quiet_threshold", None)
+        detection = detection.model_copy(update=changes)
     try:
         if str(series) == "-":
             parsed = read_series(sys.stdin)
@@ -82,17 +94,25 @@ def detect(
         raise ConfigError(f"{series}: cannot read: {exc.strerror}") from None
     except SeriesError as exc:
         raise ConfigError(f"{series}: {exc}") from None
-    onsets = find_onsets(parsed, params, policy)
+    width = infer_bucket(parsed.times)
+    params = SpikeParams.from_config(detection, bucket=width)
+    policy = policy_from_config(detection, bucket=width)
+    onsets = find_onsets(parsed, params, policy, bucket=width)
     rows = [
         {
             "timestamp": onset.timestamp,
             "count": _number(onset.count),
             "expected": round(onset.expected, 3),
             "score": round(onset.score, 3),
+            "every": how_often(onset.tail_probability, width),
         }
         for onset in onsets
     ]
-    print_rows(rows, ["timestamp", "count", "expected", "score"], "json" if fmt == "json" else None)
+    print_rows(
+        rows,
+        ["timestamp", "count", "expected", "score", "every"],
+        "json" if fmt == "json" else None,
+    )
 
 
 def _detection_config(explicit: Path | None) -> DetectionConfig:

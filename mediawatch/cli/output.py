@@ -1,8 +1,10 @@
-"""Tables for people on a terminal, plain text or JSON for pipes."""
+"""Tables for people on a terminal, plain text or JSON for pipes.
+
+CSV and TSV go through ``reports.render.delimited`` (scraped text never becomes a
+spreadsheet formula); JSON keeps every value as it is."""
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 from collections.abc import Sequence
@@ -11,6 +13,8 @@ from typing import Any, Literal
 
 from rich.console import Console
 from rich.table import Table
+
+from reports.render.delimited import write_csv, write_tsv
 
 Format = Literal["table", "json", "csv", "tsv"]
 
@@ -41,13 +45,9 @@ def print_rows(
         )
         sys.stdout.write("\n")
     elif fmt == "csv":
-        writer = csv.writer(sys.stdout)
-        writer.writerow(columns)
-        writer.writerows([[cell(row.get(c)) for c in columns] for row in rows])
+        write_csv(sys.stdout, columns, [[_delimited(row.get(c)) for c in columns] for row in rows])
     elif fmt == "tsv" or not is_tty():
-        print("\t".join(columns))
-        for row in rows:
-            print("\t".join(cell(row.get(c)).replace("\t", " ") for c in columns))
+        write_tsv(sys.stdout, columns, [[_delimited(row.get(c)) for c in columns] for row in rows])
     else:
         table = Table(title=title or None)
         for column in columns:
@@ -55,6 +55,13 @@ def print_rows(
         for row in rows:
             table.add_row(*(cell(row.get(c)) for c in columns))
         Console().print(table)
+
+
+def _delimited(value: Any) -> Any:
+    """A value for CSV/TSV: numbers stay numbers (never mistaken for text formulas)."""
+    if isinstance(value, int | float):
+        return value
+    return cell(value)
 
 
 def _jsonable(value: Any) -> Any:

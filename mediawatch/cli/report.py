@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 
 from mediawatch.cli.app import app, state
-from mediawatch.periods import parse_moment
+from mediawatch.periods import check_bucket_count, parse_moment
 from storage.clock import utcnow
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ def report(
 
     Example: mediawatch report --by day --since 30d --format html --output trends.html
     """
-    from reports.buckets import GRANULARITIES
+    from reports.buckets import GRANULARITIES, WIDTH
     from reports.report import build_report
     from reports.trends import Period
     from storage.engine import session_factory
@@ -66,6 +66,7 @@ def report(
     end = parse_moment(until, now) if until else now
     if end <= start:
         raise typer.BadParameter("--until must be after --since", param_hint="--until")
+    check_bucket_count(start, end, WIDTH[by], "narrow --since/--until or use a wider --by")
     names = [c.name for c in config.clusters]
     chosen = list(dict.fromkeys(cluster)) if cluster else names
     unknown = [name for name in chosen if name not in names]

@@ -23,6 +23,8 @@ def run(ctx: typer.Context) -> None:
     Example: mediawatch --config config.toml --log-format json run
     """
     from scheduler.service import Service
+    from storage.clock import utcnow
+    from storage.dbclock import DatabaseClock
 
     app_state = state(ctx)
     root_params = ctx.find_root().params
@@ -31,12 +33,15 @@ def run(ctx: typer.Context) -> None:
     configure_logging(log_level, "json" if log_format == "json" else "text", sys.stdout)
     config = app_state.config
     path = config_path(app_state.config_path).resolve()
+    engine = app_state.engine()
     service = Service(
         config=config,
         config_path=path,
-        engine=app_state.engine(),
+        engine=engine,
         log_format=log_format,
         log_level=log_level,
+        # Distributed mode: leases are compared across hosts, so by one clock.
+        clock=DatabaseClock(engine) if config.cluster else utcnow,
     )
     signal.signal(signal.SIGTERM, service.stop)
     signal.signal(signal.SIGINT, service.stop)

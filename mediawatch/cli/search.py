@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import sys
@@ -14,6 +13,7 @@ from rich.text import Text
 
 from mediawatch.cli.app import app, state
 from mediawatch.periods import parse_moment
+from reports.render.delimited import write_csv
 from storage.clock import utcnow
 
 if TYPE_CHECKING:
@@ -95,11 +95,8 @@ def search(
         json.dump([_as_dict(hit) for hit in result.hits], sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
     elif fmt == "csv":
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(COLUMNS)
-        for hit in result.hits:
-            row = _as_dict(hit)
-            writer.writerow([row[c] if row[c] is not None else "" for c in COLUMNS])
+        rows = [_as_dict(hit) for hit in result.hits]
+        write_csv(sys.stdout, COLUMNS, [[row[c] for c in COLUMNS] for row in rows])
     else:
         _print_table(result)
 

@@ -1,12 +1,13 @@
 """The report as rows: JSON (the contract ``{"cluster", "bucket", "articles",
-"stories", "sources"}`` plus ``share``) and CSV with the same columns."""
+"stories", "sources"}`` plus ``share``) and CSV with the same columns (text cells made
+spreadsheet-safe by ``reports.render.delimited``)."""
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 
+from reports.render.delimited import write_csv
 from reports.report import TrendReport
 
 COLUMNS = ("cluster", "bucket", "articles", "stories", "sources", "share")
@@ -18,8 +19,6 @@ def to_json(report: TrendReport) -> str:
 
 def to_csv(report: TrendReport) -> str:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    for row in report.rows:
-        writer.writerow(row.as_dict())
+    rows = (row.as_dict() for row in report.rows)
+    write_csv(buffer, COLUMNS, ([values[c] for c in COLUMNS] for values in rows))
     return buffer.getvalue()

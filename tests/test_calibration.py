@@ -1,0 +1,199 @@
+"""The false-alarm budget and the calibrated tail: a series wilder than the model is
+judged by its own history, the budget reads the same at any bucket width, and a burst
+spread over an hour is found in 5-minute buckets."""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from alerts.spikes import SpikeParams, detect_spikes
+from mediawatch.config import AlarmRate, DetectionConfig, parse_alarm_rate, parse_config
+from mediawatch.errors import ConfigError
+
+START = datetime(2025, 1, 6)
+HOUR = timedelta(hours=1)
+FIVE = timedelta(minutes=5)
+
+
+def day_night(length: int, level: float, per_hour: int = 1) -> np.ndarray:
+    hours = (np.arange(length) // per_hour) % 24
+    return level * (0.25 + 1.5 * np.exp(-((hours - 14) ** 2) / 18)) / per_hour
+
+
+def bursty(rng: np.random.Generator, length: int, level: float) -> np.ndarray:
+    """Poisson news with heavy-tailed bursts about once a day that are nobody's anomaly
+    (a Pareto number of extra stories): heavier than any negative binomial."""
+    counts = rng.poisson(day_night(length, level))
+    starts = rng.random(length) < 1 / 24
+    counts[starts] += np.minimum((rng.pareto(1.5, starts.sum()) + 1) * 3, 500).astype(int)
+    return counts
+
+
+# -- the budget ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "count", "per"),
+    [
+        ("1/2w", 1, timedelta(weeks=2)),
+        ("0.5/week", 0.5, timedelta(weeks=1)),
+        ("2/30d", 2, timedelta(days=30)),
+        ("1/month", 1, timedelta(days=30)),
+        ("3 / day", 3, timedelta(days=1)),
+    ],
+)
+def test_false_alarm_budgets_read_as_written(text: str, count: float, per: timedelta) -> None:
+    assert parse_alarm_rate(text) == AlarmRate(count, per)
+
+
+@given(st.text(max_size=20))
+def test_any_budget_text_parses_to_a_positive_rate_or_a_clear_error(text: str) -> None:
+    try:
+        rate = parse_alarm_rate(text)
+    except ValueError as exc:
+        assert "false-alarm rate" in str(exc)
+    else:
+        assert rate.count > 0 and rate.per > timedelta(0)
+
+
+@given(
+    count=st.floats(0.01, 10),
+    days=st.integers(1, 60),
+    width=st.sampled_from([FIVE, timedelta(minutes=30), HOUR, timedelta(days=1)]),
+)
+def test_the_per_bucket_threshold_is_the_budget_spread_over_buckets(
+    count: float, days: int, width: timedelta
+) -> None:
+    detection = DetectionConfig(false_alarms=f"{count}/{days}d")
+    expected = min(0.1, count * width.total_seconds() / timedelta(days=days).total_seconds())
+    assert detection.spike_threshold(width) == pytest.approx(expected)
+    # Five-minute buckets test twelve times as often as hourly ones, at a twelfth of it.
+    if detection.spike_threshold(HOUR) < 0.1:
+        assert detection.spike_threshold(FIVE) == pytest.approx(
+            detection.spike_threshold(HOUR) / 12
+        )
+    assert detection.quiet_for(width) > detection.spike_threshold(width)
+
+
+def test_threshold_stays_an_expert_override() -> None:
+    detection = DetectionConfig(threshold=0.001)
+    assert detection.spike_threshold(FIVE) == detection.spike_threshold(timedelta(days=1)) == 0.001
+
+
+def test_a_bad_budget_in_config_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="false_alarms"):
+        parse_config({"detection": {"false_alarms": "often"}}, environ={})
+
+
+# -- calibration --------------------------------------------------------------------------
+
+
+def test_calibration_is_never_bolder_than_the_model() -> None:
+    rng = np.random.default_rng(3)
+    counts = np.stack([bursty(rng, 60 * 24, level) for level in (0.5, 3.0, 20.0)])
+    # One pass: the same baseline both ways, so only the calibration differs.
+    once = SpikeParams(threshold=0.002, max_passes=1)
+    calibrated = detect_spikes(counts, START, HOUR, once)
+    raw = detect_spikes(
+        counts, START, HOUR, SpikeParams(threshold=0.002, max_passes=1, calibrate=False)
+    )
+    assert np.all(calibrated.tail_probability >= raw.tail_probability * (1 - 1e-9))
+    assert (calibrated.tail_probability > 2 * raw.tail_probability).any()  # it does act
+
+
+def test_a_series_that_bursts_every_day_keeps_to_its_budget() -> None:
+    """The model alone fires on many daily bursts; once flags outrun the budget they are
+    the series' habit and count among its peaks, and the flags come down toward it."""
+    rng = np.random.default_rng(8)
+    counts = np.stack([bursty(rng, 120 * 24, level) for level in (2.0, 5.0, 10.0, 30.0)])
+    threshold = 0.0015  # one in four weeks, hourly
+    calibrated = detect_spikes(counts, START, HOUR, SpikeParams(threshold=threshold))
+    raw = detect_spikes(counts, START, HOUR, SpikeParams(threshold=threshold, calibrate=False))
+    judged = calibrated.judged.sum()
+    assert raw.anomalous.sum() / judged > 4 * threshold  # what the model alone does
+    assert calibrated.anomalous.sum() / judged < 3 * threshold
+    assert calibrated.anomalous.sum() < 0.6 * raw.anomalous.sum()
+
+
+def test_a_real_spike_still_stands_out_of_a_bursty_series() -> None:
+    rng = np.random.default_rng(9)
+    found = 0
+    for _ in range(5):
+        counts = bursty(rng, 60 * 24, 5.0)
+        at = 50 * 24 + 14
+        counts[at] += 400  # far beyond the daily bursts (their median is 6)
+        result = detect_spikes(counts, START, HOUR, SpikeParams(threshold=0.0015))
+        found += bool(result.anomalous[at])
+    assert found == 5
+
+
+def test_thirty_stories_over_an_hour_are_found_in_five_minute_buckets() -> None:
+    """2.5 stories per 5 minutes is under min_count; the hour they make is a spike."""
+    for seed in range(5):
+        rng = np.random.default_rng(seed)
+        counts = rng.poisson(day_night(28 * 288, 0.5, per_hour=12))
+        at = 25 * 288 + 14 * 12
+        counts[at : at + 12] += 30 // 12 + (np.arange(12) < 30 % 12)
+        threshold = DetectionConfig().spike_threshold(FIVE)
+        result = detect_spikes(counts, START, FIVE, SpikeParams(threshold=threshold))
+        assert result.anomalous[at : at + 12].any(), seed
+        assert not result.anomalous[: at - 12].any()
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    level=st.sampled_from([0.05, 1.0, 8.0, 60.0]),
+    width=st.sampled_from([FIVE, HOUR, timedelta(days=1)]),
+)
+def test_tails_are_probabilities_and_spikes_are_below_the_threshold(
+    seed: int, level: float, width: timedelta
+) -> None:
+    rng = np.random.default_rng(seed)
+    per_hour = max(1, round(HOUR / width))
+    length = int(timedelta(days=40) / width)
+    mean = day_night(length * max(1, round(width / HOUR)), level)[:length] * (width / HOUR)
+    counts = rng.poisson(mean if per_hour == 1 else day_night(length, level, per_hour))
+    params = SpikeParams(threshold=DetectionConfig().spike_threshold(width))
+    result = detect_spikes(counts, START, width, params)
+    assert np.all((result.tail_probability > 0) & (result.tail_probability <= 1))
+    assert np.all(np.isfinite(result.expected))
+    assert np.all(result.tail_probability[result.anomalous] < params.threshold)
+
+
+# -- through the CLI ----------------------------------------------------------------------
+
+
+def write_series(path: Path, counts: np.ndarray, width: timedelta) -> None:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["timestamp", "count"])
+        for i, count in enumerate(counts):
+            writer.writerow([(START + i * width).isoformat(), int(count)])
+
+
+@pytest.fixture
+def no_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MEDIAWATCH_CONFIG", raising=False)
+    return tmp_path
+
+
+def test_detect_series_takes_a_false_alarm_budget(cli, no_config: Path) -> None:  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(4)
+    path = no_config / "bursty.csv"
+    write_series(path, bursty(rng, 90 * 24, 4.0), HOUR)
+    loose = cli("detect", "--series", str(path), "--false-alarms", "2/w", "--format", "json")
+    strict = cli("detect", "--series", str(path), "--false-alarms", "1/26w", "--format", "json")
+    assert loose.code == 0 and strict.code == 0, (loose, strict)
+    assert len(json.loads(strict.out)) < len(json.loads(loose.out))
+    bad = cli("detect", "--series", str(path), "--false-alarms", "sometimes")
+    assert bad.code == 2 and "false-alarm rate" in bad.err
