@@ -32,7 +32,7 @@ from pydantic import (
 )
 
 from mediawatch.errors import ConfigError
-from mediawatch.secrets import redact_url
+from mediawatch.secrets import redact_url, secret_values
 
 DEFAULT_CONFIG_PATH = Path("config.toml")
 
@@ -483,6 +483,19 @@ class Config(Model):
         except WatchlistError as exc:
             raise ValueError(f"[clusters] {exc}") from None
         return self
+
+    def secrets(self, environ: Mapping[str, str]) -> set[str]:
+        """The secret values this configuration points at (to mask them in every log
+        record): what its channels' ``*_env`` variables hold, the storage and Redis
+        passwords."""
+        variables = [
+            value
+            for channel in self.alerts.channels
+            for key, value in channel.model_dump().items()
+            if key.endswith("_env") and isinstance(value, str)
+        ]
+        urls = [self.storage.url] + ([self.cluster.redis_url] if self.cluster else [])
+        return secret_values(variables, urls, environ)
 
 
 def config_path(explicit: str | Path | None, environ: Mapping[str, str] = os.environ) -> Path:

@@ -1,7 +1,7 @@
 """Which strings are secret, and how to keep them out of anything we print or log.
 
 The config names secrets (``*_env`` keys point at environment variables; storage and
-Redis URLs may carry a password); ``config_secrets`` collects their values. Libraries
+Redis URLs may carry a password); ``Config.secrets`` collects their values. Libraries
 do not log a secret the way it was configured: apprise logs a webhook's path alone,
 urllib3 its request line, a driver the password percent-decoded. So a secret URL also
 contributes its password and its token-like parts, and every secret is masked in the
@@ -15,17 +15,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlsplit
-
-if TYPE_CHECKING:
-    from mediawatch.config import Config
 
 MASK = "***"
 MIN_SECRET_LENGTH = 4
 """Shorter values are not masked: ``abc`` would be starred out of every word holding it."""
 
 _HOST_LIKE = re.compile(r"^(?:\[[0-9a-fA-F:.%]+\]|[A-Za-z0-9-]*(?:\.[A-Za-z0-9-]+)+|localhost)$")
+"""A host name as a person writes one (dotted): a token in the host position is not."""
+_ANY_HOST = re.compile(r"^(?:\[[0-9a-fA-F:.%]+\]|[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)$")
+"""Any host a URL may name after its credentials, ``db`` of a compose file too."""
 _PLAIN_WORD = re.compile(r"^[a-z]+(?:[-_.][a-z]+)*$")
 _SPLIT_URLS = re.compile(r"[\s,]+")
 
@@ -51,10 +50,11 @@ def split_credentials(url: str) -> tuple[str, str, str, str] | None:
         # An unquoted delimiter inside the password: the userinfo runs to the last '@'
         # that is followed by something shaped like host[:port].
         match = re.match(r"^([^/?#@:]*):(.*)@([^@/?#]*)(?=[/?#]|$)", rest, re.DOTALL)
-        if not match or not _HOST_LIKE.match(match.group(3).rsplit(":", 1)[0] or "x.y"):
+        if not match or not _ANY_HOST.match(match.group(3).rsplit(":", 1)[0] or "x.y"):
             return None
-        if _HOST_LIKE.match(match.group(1)) and match.group(2).split("/", 1)[0].isdigit():
-            return None  # host:port/path@..., not a password
+        user_part, port_part = match.group(1), match.group(2).split("/", 1)[0]
+        if "." in user_part and _HOST_LIKE.match(user_part) and port_part.isdigit():
+            return None  # example.org:8080/path@..., not a password
         userinfo, host = f"{match.group(1)}:{match.group(2)}", match.group(3)
         tail = rest[match.end() :]
     user, colon, password = userinfo.partition(":")
@@ -111,23 +111,21 @@ def url_secrets(url: str) -> set[str]:
     return found
 
 
-def config_secrets(config: Config, environ: Mapping[str, str]) -> set[str]:
-    """Every secret value ``config`` points at: the values of the variables its
-    ``*_env`` keys name (and the parts of the URLs among them), and the passwords of
-    its storage and Redis URLs."""
+def secret_values(
+    variables: Iterable[str], urls: Iterable[str], environ: Mapping[str, str]
+) -> set[str]:
+    """Every secret value a configuration points at: the values of the environment
+    ``variables`` it names (and the secret parts of the URLs among them), and the
+    passwords of its own ``urls`` (storage, Redis)."""
     found: set[str] = set()
-    for channel in config.alerts.channels:
-        for field, variable in channel.model_dump().items():
-            if not field.endswith("_env") or not isinstance(variable, str):
-                continue
-            value = environ.get(variable, "").strip()
-            if not value:
-                continue
-            found.add(value)
-            for item in _SPLIT_URLS.split(value):
-                if "://" in item:
-                    found |= url_secrets(item)
-    urls = [config.storage.url] + ([config.cluster.redis_url] if config.cluster else [])
+    for variable in variables:
+        value = environ.get(variable, "").strip()
+        if not value:
+            continue
+        found.add(value)
+        for item in _SPLIT_URLS.split(value):
+            if "://" in item:
+                found |= url_secrets(item)
     for url in urls:
         credentials = split_credentials(url)
         if credentials is not None:

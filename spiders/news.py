@@ -149,7 +149,14 @@ class NewsSpider(scrapy.Spider):
     ) -> Iterator[scrapy.Request]:
         result = self.results[job.name]
         if response.status == 304:
-            result.succeed(304, "not_modified")
+            asked = response.request is not None and any(
+                name in response.request.headers
+                for name in (b"If-None-Match", b"If-Modified-Since")
+            )
+            if asked or not top:
+                result.succeed(304, "not_modified")
+            else:  # nothing was read: "not modified" would hide the source for good
+                result.fail("answered 304 Not Modified to a request without validators", 304)
             return
         try:
             requests = self._read_source(response, job, depth)

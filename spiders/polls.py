@@ -145,7 +145,11 @@ def record_poll(
     source.healthy = decision.healthy
     source.interval_seconds = max(1, int(decision.interval.total_seconds()))
     source.next_poll_at = decision.next_poll_at
-    if status != "error":
+    if status == "error":
+        # A validator the server chokes on (a 400 or 412 to every conditional request)
+        # must not keep the source failing: the next poll asks unconditionally.
+        source.etag = source.last_modified = None
+    else:
         source.last_success_at = now
         # A 304 keeps the validators we sent; a 200 replaces them (or clears them).
         if status == "ok":

@@ -322,3 +322,43 @@ def test_one_cap_per_poll_bounded_depth_and_the_index_own_site(tmp_path: Path) -
         assert len(stored(path)) == 20
     finally:
         room.stop()
+
+
+def test_a_304_to_an_unconditional_request_is_not_taken_for_not_modified(tmp_path: Path) -> None:
+    room = Newsroom().start()
+    try:
+        room.route("/lazy/feed.xml", Reply(304, b"", {"ETag": '"forever"'}))
+        path = config(
+            tmp_path / "config.toml", {"Always 304": (room.url("/lazy/feed.xml"), "feed")}
+        )
+        assert mediawatch(path, "init").code == 0
+        crawl(path)
+        row = status(path)["Always 304"]
+        assert row["result"] == "error"
+        assert "304 Not Modified to a request without validators" in str(row["error"])
+    finally:
+        room.stop()
+
+
+def test_a_server_that_chokes_on_our_validators_is_asked_afresh(tmp_path: Path) -> None:
+    """A 412 to every conditional request would keep the source failing for good."""
+    room = Newsroom().start()
+    try:
+        url = add_page(room, "/picky/story.html", "Picky server Baghdad")
+        feed = rss([(url, "Picky", ago(1))])
+
+        def picky(request):  # type: ignore[no-untyped-def]
+            if "if-none-match" in request.headers or "if-modified-since" in request.headers:
+                return Reply(412, b"precondition failed")
+            return feed
+
+        room.route("/picky/feed.xml", picky)
+        path = config(tmp_path / "config.toml", {"Picky": (room.url("/picky/feed.xml"), "feed")})
+        assert mediawatch(path, "init").code == 0
+        results = []
+        for _ in range(3):
+            results.append(crawl(path)["Picky"]["status"])
+        assert results == ["ok", "error", "ok"]
+        assert canonical_url(url) in stored(path)
+    finally:
+        room.stop()

@@ -16,7 +16,7 @@ from slack_hook import SlackHook, slack_hook_fixture  # noqa: F401
 
 from mediawatch.config import parse_config
 from mediawatch.logs import SECRET_MASK, configure_logging, mask_secrets
-from mediawatch.secrets import config_secrets, redact_url
+from mediawatch.secrets import redact_url
 
 pytestmark = pytest.mark.filterwarnings("ignore:'imghdr' is deprecated:DeprecationWarning")
 
@@ -123,7 +123,7 @@ def test_config_secrets_are_the_values_and_the_secret_parts_of_urls() -> None:
         },
         environ=environ,
     )
-    secrets = config_secrets(config, environ)
+    secrets = config.secrets(environ)
     assert {TOKEN, "4174216298", SMTP_PASSWORD, "db-Pass%40word", "redis-Secret9"} <= secrets
     # Plain words and host names stay readable in every log line.
     assert not {"api", "hooks", "host.example", "discord", "redis.example"} & secrets
@@ -171,7 +171,7 @@ def test_the_log_mask_hides_a_secret_url_password_in_any_spelling(
     )
     stream = io.StringIO()
     configure_logging("DEBUG", "text", stream)
-    mask_secrets(config_secrets(config, environ))
+    mask_secrets(config.secrets(environ))
     log = logging.getLogger("apprise")
     log.debug("%s%s%s", before, url, after)
     log.debug("password %r", password)

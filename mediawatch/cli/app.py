@@ -12,7 +12,6 @@ from sqlalchemy import Engine
 
 from mediawatch.config import Config, load_config
 from mediawatch.logs import LogFormat, configure_logging, mask_secrets
-from mediawatch.secrets import config_secrets
 
 app = typer.Typer(
     name="mediawatch",
@@ -40,7 +39,7 @@ class AppState:
         if self._config is None:
             self._config = load_config(self.config_path)
             # Before any command can log: libraries may log the secrets it points at.
-            mask_secrets(config_secrets(self._config, os.environ))
+            mask_secrets(self._config.secrets(os.environ))
         return self._config
 
     def engine(self, *, require_current: bool = True) -> Engine:
