@@ -219,25 +219,26 @@ def bench_no_anomaly(corpus: dict[str, nab.Labelled]) -> None:
 
 
 def bench_null_set(workdir: Path) -> None:
-    for clumps in ("leaked", "reprints"):
-        _null_set(workdir, clumps)
+    for label, bucket in BUCKETS.items():
+        _null_set(workdir, "leaked", bucket, label)
+    _null_set(workdir, "reprints", timedelta(hours=1), "hourly")
 
 
-def _null_set(workdir: Path, clumps: synthetic.Clumps) -> None:
+def _null_set(workdir: Path, clumps: synthetic.Clumps, bucket: timedelta, label: str) -> None:
     rng = np.random.default_rng(12)
     share, (low, high) = synthetic.CLUMPS[clumps]
     target = "target < 0.1/cluster-week" if clumps == "leaked" else "a stress test"
     print(
-        f"\nSynthetic null set: {NULL_SERIES} series x {NULL_WEEKS} weeks hourly, negative-binomial"
-        f" with day/night profile and {clumps} wire clumps ({low}-{high} extra stories for"
-        f" {share:.0%} of stories; {target})"
+        f"\nSynthetic null set, {label} buckets: {NULL_SERIES} series x {NULL_WEEKS} weeks,"
+        f" negative-binomial with day/night profile and {clumps} wire clumps ({low}-{high}"
+        f" extra stories for {share:.0%} of stories; {target})"
     )
     onsets = dict.fromkeys(LEVELS, 0)
     series = dict.fromkeys(LEVELS, 0)
     for i in range(NULL_SERIES):
         level = LEVELS[i % len(LEVELS)]
-        rows = synthetic.null_series(rng, NULL_WEEKS, timedelta(hours=1), level, clumps=clumps)
-        path = workdir / f"null-{clumps}-{i}.csv"
+        rows = synthetic.null_series(rng, NULL_WEEKS, bucket, level, clumps=clumps)
+        path = workdir / f"null-{clumps}-{label}-{i}.csv"
         synthetic.write_csv(path, rows)
         onsets[level] += len(mediawatch_onsets(path))
         series[level] += 1
