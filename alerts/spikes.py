@@ -20,10 +20,16 @@ The model, for one series (many series are processed at once, row-wise):
   uncertainty of the rate itself (``1 / (alpha + S_slot) + ...``, scaled by the
   dispersion), so a short history gives a wide predictive and does not fire on everything
   (the gamma-Poisson posterior predictive, moment-matched to one NB).
-* **Tail probability** ``P(X >= observed)`` (``betainc``). A bucket is *anomalous* when it is
-  below ``threshold`` with at least ``min_count``; a *spike* also needs ``min_sources``
-  distinct sources (when sources are given). Nothing is judged before ``warmup`` buckets
-  of history exist.
+* **Tail probability** ``P(X >= observed)`` (``betainc``), then **calibrated** on the
+  series' own history (``_Baseline.calibrate``): real counts have heavier tails than any
+  NB, so how often this series produces a bucket that surprising is fitted on its trailing
+  peaks (a generalised Pareto over a threshold) and the tail is never below the model's.
+  A bucket is *anomalous* when the calibrated tail is below ``threshold`` with at least
+  ``min_count``; a *spike* also needs ``min_sources`` distinct sources (when sources are
+  given). Nothing is judged before ``warmup`` buckets of history exist.
+* **Sub-hour buckets** are also judged as the hour ending at each bucket (its NB: the
+  summed means and variances), each test at half the threshold: a burst spread thin over
+  an hour is news even when no single bucket reaches ``min_count``.
 * **Flagged buckets stay out of the baseline.** That makes each bucket's baseline depend on
   earlier verdicts. Instead of a Python loop over buckets, the detector iterates vectorised
   passes to the fixed point: pass k recomputes every baseline with the flags of pass k-1.
@@ -81,7 +87,7 @@ class SpikeParams:
     dispersion_weight: float = 24.0
     """...worth this many buckets."""
     warmup: int | None = None
-    """Buckets of history needed before judging; default: one day's worth, at least 7."""
+    """Buckets of history needed before judging; default: two days' worth, at least 7."""
     min_window: int = 28
     """The history window is never shorter than this many buckets (coarse buckets)."""
     max_passes: int = 8
@@ -307,7 +313,10 @@ class _Baseline:
         mu = self.to_buckets(rate)
         judged_periods = all_n.sum(1) >= self._warmup()
         judged = self.from_periods(judged_periods) > 0
-        delta_p, phi_p = self._dispersion(counts, mu, use * judged)
+        # The spread is fitted on every bucket with a baseline at all (a period of
+        # history), judged or not yet, so the first judged day has data to go by.
+        modelled = self.from_periods(all_n.sum(1) >= lay.per_period) > 0
+        delta_p, phi_p = self._dispersion(counts, mu, use * modelled)
         delta, phi = self.from_periods(delta_p), self.from_periods(phi_p)
         # Var = mu (1 + delta) + phi mu^2, plus the rate's own uncertainty (relvar, in
         # Poisson units, scaled by the dispersion) -> the NB size with that variance.
@@ -370,9 +379,11 @@ class _Baseline:
         return np.maximum(out, tail)
 
     def _warmup(self) -> int:
+        """Two periods (days) of history, at least 7 buckets: the first judged day's
+        over-dispersion is then fitted on a day of data, not taken from the prior alone."""
         if self.params.warmup is not None:
             return self.params.warmup
-        return max(self.layout.per_period, 7)
+        return max(2 * self.layout.per_period, 7)
 
     def _weekday(self, kept: Floats, use: Floats) -> tuple[Floats, Floats]:
         """Day-of-week factor and its relative variance, per (row, day)."""

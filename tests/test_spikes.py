@@ -79,12 +79,12 @@ def test_short_history_does_not_fire_on_everything() -> None:
     rng = np.random.default_rng(3)
     counts = negative_binomial(rng, day_night(4 * 24, 6.0), phi=0.3)
     result = detect_spikes(counts, START, HOUR)
-    assert not result.judged[:24].any()  # nothing is judged before a day of history
-    assert result.judged[24:].all()
+    assert not result.judged[:48].any()  # nothing is judged before two days of history
+    assert result.judged[48:].all()
     assert result.anomalous.sum() <= 1
-    # A real burst is still seen on the second day.
-    counts[24 + 14] = 60
-    assert detect_spikes(counts, START, HOUR).spike[24 + 14]
+    # A real burst is still seen on the third day.
+    counts[48 + 14] = 60
+    assert detect_spikes(counts, START, HOUR).spike[48 + 14]
 
 
 def test_flagged_buckets_stay_out_of_the_baseline() -> None:
