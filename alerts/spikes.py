@@ -28,8 +28,9 @@ The model, for one series (many series are processed at once, row-wise):
   ``min_count``; a *spike* also needs ``min_sources`` distinct sources (when sources are
   given). Nothing is judged before ``warmup`` buckets of history exist.
 * **Sub-hour buckets** are also judged as the hour ending at each bucket (its NB: the
-  summed means and variances), each test at half the threshold: a burst spread thin over
-  an hour is news even when no single bucket reaches ``min_count``.
+  summed means, and the summed variances times how much more the trailing hours really
+  varied), each test at half the threshold: a burst spread thin over an hour is news even
+  when no single bucket reaches ``min_count``.
 * **Flagged buckets stay out of the baseline.** That makes each bucket's baseline depend on
   earlier verdicts. Instead of a Python loop over buckets, the detector iterates vectorised
   passes to the fixed point: pass k recomputes every baseline with the flags of pass k-1.
@@ -378,6 +379,21 @@ class _Baseline:
         # model says keeps the model's verdicts (the budget is a bound, not a quota).
         return np.maximum(out, tail)
 
+    def inflation(self, counts: Floats, mean: Floats, var: Floats, use: Floats) -> Floats:
+        """Per bucket, how much more ``counts`` varied around ``mean`` over the trailing
+        window (buckets in ``use``) than ``var`` says: a moment ratio, at least 1, shrunk
+        toward 1 with ``dispersion_weight`` pseudo-buckets."""
+        window = self.layout.window
+
+        def trailing(values: Floats) -> Floats:
+            return self.from_periods(_trailing(self.per_period(values), window))
+
+        seen = trailing(use * (counts - mean) ** 2)
+        said = trailing(use * var)
+        n, weight = trailing(use), self.params.dispersion_weight
+        ratio = (seen + weight) / np.maximum(said + weight * said / np.maximum(n, 1.0), 1e-12)
+        return np.maximum(1.0, np.where(said > 0, ratio, 1.0))
+
     def _warmup(self) -> int:
         """Two periods (days) of history, at least 7 buckets: the first judged day's
         over-dispersion is then fitted on a day of data, not taken from the prior alone."""
@@ -524,8 +540,12 @@ def _detect_rows(
             # (30 stories in an hour are 2.5 per 5 minutes) is as much news as a sharp one.
             # Two tests per bucket, so each at half the threshold (Bonferroni).
             hour = _rolling(sub, scale)
-            var = _rolling(mu_a + mu_a**2 / size_a, scale)
             mean = _rolling(mu_a, scale)
+            var = _rolling(mu_a + mu_a**2 / size_a, scale)
+            # Buckets of one hour are not independent (a story's follow-ups, copies that
+            # dedupe missed): the hour's variance is the buckets' summed variance times
+            # how much more the trailing hours really varied.
+            var = var * baseline.inflation(hour, mean, var, sample)
             hour_size = mean**2 / np.maximum(var - mean, 1e-9 * mean + 1e-12)
             hour_tail = _surprise(baseline, hour, mean, hour_size, judged_a, sample, flagged)
             # The hour after a sharp spike stays anomalous for as long as it holds the

@@ -197,3 +197,21 @@ def test_detect_series_takes_a_false_alarm_budget(cli, no_config: Path) -> None:
     assert len(json.loads(strict.out)) < len(json.loads(loose.out))
     bad = cli("detect", "--series", str(path), "--false-alarms", "sometimes")
     assert bad.code == 2 and "false-alarm rate" in bad.err
+
+
+def test_hours_of_correlated_five_minute_buckets_are_not_spikes() -> None:
+    """A story's follow-ups land in the same hour: the trailing hour varies more than
+    twelve independent buckets would, and that is learnt, not alarmed on."""
+    rng = np.random.default_rng(21)
+    weeks = 6
+    length = weeks * 7 * 288
+    base = rng.poisson(day_night(length, 2.0, per_hour=12))
+    follow_ups = np.zeros(length, dtype=int)
+    for start in np.flatnonzero(rng.random(length) < 0.01):  # a few times a day
+        spread = start + rng.integers(0, 12, size=int(rng.integers(2, 6)))
+        np.add.at(follow_ups, spread[spread < length], 1)
+    counts = np.stack([base + follow_ups])
+    threshold = DetectionConfig().spike_threshold(FIVE)
+    result = detect_spikes(counts, START, FIVE, SpikeParams(threshold=threshold))
+    onsets = np.flatnonzero(np.diff(result.anomalous[0].astype(int)) == 1)
+    assert len(onsets) / weeks <= 0.25  # within the budget: one in four weeks
