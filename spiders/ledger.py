@@ -95,6 +95,12 @@ class PollLedger:
         times = [moment.isoformat() for moment in found.entry_times]
         return self.apply(poll_id, spawned - 1, fields=fields, counts=counts, times=times)
 
+    def followed(self, poll_id: str) -> int:
+        """Pages the poll's earlier steps asked for: its share of ``max_articles_per_poll``
+        already spent (steps of one poll may run on several workers)."""
+        value = self.server.hget(self.keys.poll(poll_id), "followed")
+        return int(value) if value else 0
+
     def apply(
         self,
         poll_id: str,

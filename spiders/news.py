@@ -294,7 +294,7 @@ class NewsSpider(scrapy.Spider):
         fresh = [(url, t) for url, t in targets.items() if url not in known]
         fresh.sort(key=lambda item: item[1][1].published or datetime.min, reverse=True)
         result.entry_times.extend(e.published for _, (_, e) in targets.items() if e.published)
-        room = max(0, self.max_articles - result.followed)
+        room = max(0, self.max_articles - result.followed_before - result.followed)
         if len(fresh) > room:
             logger.info(
                 "source %s: following the newest %d of %d new entries",

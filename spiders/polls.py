@@ -44,6 +44,9 @@ class PollResult:
     """Entries skipped because their URL is already stored."""
     followed: int = 0
     """New entries whose pages were asked for."""
+    followed_before: int = 0
+    """Pages earlier steps of the same poll asked for (distributed mode, where each step
+    has a result of its own): they count against the same ``max_articles_per_poll``."""
     settled: int = 0
     """Followed entries whose page answered or failed (and so reached the pipeline)."""
     failed: int = 0

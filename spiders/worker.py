@@ -249,6 +249,7 @@ class ClusterSpider(RedisMixin, NewsSpider):
     ) -> list[Any]:
         """Run one feed/sitemap step of ``NewsSpider``, report what it found and spawned."""
         found = self.results[job.name] = PollResult(job.name, self.clock())
+        found.followed_before = self.recorder.ledger.followed(poll_id)  # one budget a poll
         self._asked.clear()  # across steps and workers, the duplicate filter does this
         self._poll_id = poll_id
         try:

@@ -482,3 +482,32 @@ def test_cluster_mode_needs_postgresql(tmp_path: Path) -> None:
     path.write_text('[cluster]\nredis_url = "redis://127.0.0.1:6379/0"\n')
     with pytest.raises(ConfigError, match="needs PostgreSQL"):
         load_config(path, environ={})
+
+
+def test_steps_of_one_poll_share_one_article_budget(redis_prefix: str) -> None:
+    """Children of a sitemap index are steps of their own in distributed mode, maybe on
+    several workers; they still spend one max_articles_per_poll between them."""
+    import redis
+
+    from spiders.feeds import FeedEntry
+    from spiders.frontier import FrontierKeys, Ticket
+    from spiders.ledger import PollLedger
+    from spiders.news import NewsSpider, SourceJob
+    from spiders.polls import PollResult
+
+    now = datetime(2026, 11, 20, 12, 0)
+    job = SourceJob("Index", "http://x.example/index.xml", kind="sitemap")
+    ledger = PollLedger(redis.Redis.from_url(REDIS_SERVER), FrontierKeys(redis_prefix),
+                        timedelta(minutes=1))  # fmt: skip
+    ledger.open(Ticket("p1", job, now, now), now)
+    spider = NewsSpider(jobs=[job], known_urls=lambda urls: set(), now=lambda: now, max_articles=10)
+    asked = []
+    for child in range(3):  # three children of 6 new pages each, one step each
+        step = spider.results[job.name] = PollResult(job.name, now)
+        step.followed_before = ledger.followed("p1")
+        entries = [FeedEntry(f"http://x.example/{child}/{n}.html") for n in range(6)]
+        requests = list(spider._follow(job, job.url, entries))
+        ledger.report("p1", step, top=False, spawned=len(requests) + 1)
+        asked += requests
+    assert len(asked) == 10
+    assert ledger.followed("p1") == 10
