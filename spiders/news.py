@@ -165,6 +165,8 @@ class NewsSpider(scrapy.Spider):
         except Exception as exc:  # hostile input or a lost database: the poll did not happen
             reason = f"could not read {response.url}: {type(exc).__name__}: {exc}"
         else:
+            if "dataloss" in response.flags:  # the server hung up before the end
+                result.problems.append(f"{response.url} was cut short; the rest comes next poll")
             if top:  # only now: a poll whose document was not read must not look done
                 headers = response.headers.to_unicode_dict()
                 result.succeed(response.status)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import socket
 import threading
 import time
 from collections import Counter
@@ -48,6 +49,8 @@ class Reply:
     """Seconds to wait before answering (a slow server)."""
     conditional: bool = False
     """Answer 304 when the request's validators match (ETag from the body's hash)."""
+    cut_at: int | None = None
+    """Close the connection after this many bytes of the body (its full length declared)."""
 
 
 Route = Callable[[Request], Reply]
@@ -226,8 +229,12 @@ def _handler(newsroom: Newsroom, host: int) -> type[BaseHTTPRequestHandler]:
                 self.send_header("Content-Length", str(len(reply.body)))
                 self.end_headers()
                 if reply.status != 304:
-                    self.wfile.write(reply.body)
-            except (BrokenPipeError, ConnectionResetError):
+                    self.wfile.write(reply.body[: reply.cut_at])
+                if reply.cut_at is not None:  # a careless server hangs up mid-answer
+                    self.wfile.flush()
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+            except (BrokenPipeError, ConnectionResetError, OSError):
                 pass
 
         def log_message(self, format: str, *args: object) -> None:

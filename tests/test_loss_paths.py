@@ -362,3 +362,24 @@ def test_a_server_that_chokes_on_our_validators_is_asked_afresh(tmp_path: Path) 
         assert canonical_url(url) in stored(path)
     finally:
         room.stop()
+
+
+def test_a_feed_cut_short_is_read_again_whole(tmp_path: Path) -> None:
+    """The server hangs up half-way through the feed: what arrived is used, but the poll
+    is partial, so its ETag is not kept and the next poll reads the whole feed."""
+    room = Newsroom().start()
+    try:
+        urls = [add_page(room, f"/cut/{n}.html", f"Cut short {n} Baghdad") for n in range(6)]
+        whole = rss([(url, f"Item {n}", ago(n + 1)) for n, url in enumerate(urls)])
+        cut = Reply(200, whole.body, {**whole.headers, "ETag": '"v1"'}, cut_at=len(whole.body) // 2)
+        room.route("/cut/feed.xml", cut)
+        path = config(tmp_path / "config.toml", {"Cut short": (room.url("/cut/feed.xml"), "feed")})
+        assert mediawatch(path, "init").code == 0
+        first = crawl(path)["Cut short"]
+        assert first["status"] == "partial" and "cut short" in str(first["error"])
+        assert len(stored(path)) < len(urls)
+        room.route("/cut/feed.xml", whole)  # the server behaves again
+        assert crawl(path)["Cut short"]["status"] == "ok"
+        assert {canonical_url(url) for url in urls} <= set(stored(path))
+    finally:
+        room.stop()
