@@ -215,3 +215,45 @@ def test_hours_of_correlated_five_minute_buckets_are_not_spikes() -> None:
     result = detect_spikes(counts, START, FIVE, SpikeParams(threshold=threshold))
     onsets = np.flatnonzero(np.diff(result.anomalous[0].astype(int)) == 1)
     assert len(onsets) / weeks <= 0.25  # within the budget: one in four weeks
+
+
+def test_a_csv_backtest_opens_what_the_service_would_open(  # type: ignore[no-untyped-def]
+    cli, migrated_engine, now: datetime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The archive's stories per hour, written as a CSV, give ``detect --series`` the same
+    onsets as ``alerts backtest`` over the archive: one detector, one set of episode rules."""
+    from test_detect import CLUSTER, PUBLISHERS, Newsroom, make_config
+
+    from alerts.counts import BucketGrid, counts_per_bucket
+    from alerts.detect import EXTRA_HISTORY, backtest
+    from storage.engine import session_factory
+
+    config = make_config()
+    room = Newsroom(migrated_engine)
+    room.background(now, days=40, seed=5)
+    bursts = [now - timedelta(days=d, hours=h) for d, h in ((12, 3), (6, 9), (2, 15))]
+    for n, start in enumerate(bursts):
+        for i in range(10 + 4 * n):  # from every publisher: min_sources holds
+            room.story(start + timedelta(minutes=4 * i), PUBLISHERS[i % len(PUBLISHERS)])
+    since = now - timedelta(days=14)
+    with session_factory(migrated_engine)() as session:
+        events = backtest(session, config, since, now)
+        bucket = config.detection.bucket
+        grid = BucketGrid.covering(since - config.detection.history - EXTRA_HISTORY, now, bucket)
+        stories = counts_per_bucket(session, grid, [CLUSTER])[CLUSTER].stories
+    served = [e.bucket_start for e in events if e.cluster == CLUSTER and e.kind == "open"]
+    assert len(served) >= len(bursts)
+
+    path = tmp_path / "stories.csv"
+    complete = [(grid.bucket_start(i), int(n)) for i, n in enumerate(stories)]
+    complete = [(start, n) for start, n in complete if start + bucket <= now]
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["timestamp", "stories"])
+        writer.writerows((start.isoformat(), n) for start, n in complete)
+    monkeypatch.chdir(tmp_path)  # no config.toml: the defaults, as make_config's
+    monkeypatch.delenv("MEDIAWATCH_CONFIG", raising=False)
+    run = cli("detect", "--series", str(path), "--format", "json")
+    assert run.code == 0, run
+    backtested = [datetime.fromisoformat(row["timestamp"]) for row in json.loads(run.out)]
+    assert [t for t in backtested if t >= since] == served
