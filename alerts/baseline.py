@@ -1,0 +1,323 @@
+"""The detector's baseline: what a bucket's count usually is, and how much it varies.
+Pure: arrays in, arrays out. ``alerts.spikes`` (whose docstring describes the model)
+judges buckets against it; this module holds what it is told (``SpikeParams``), how
+buckets map onto days, hours and weekdays (``Layout``) and the fit (``Baseline``).
+
+The one rule to keep: a bucket's baseline only reads whole periods (days) before its own,
+so every bucket of a day shares one baseline, and a burst earlier in the day cannot mask
+a later one.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from alerts.calibration import Calibration, calibrated_tail, variance_inflation
+
+DAY = 86_400
+HOUR = 3_600
+WEEK_DAYS = 7
+Floats = NDArray[np.float64]
+Bools = NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class SpikeParams:
+    """What the detector is told; ``from_config`` takes the ``[detection]`` values."""
+
+    threshold: float = 0.001
+    """Upper-tail probability below which a bucket is anomalous."""
+    min_count: int = 5
+    min_sources: int = 2
+    history: timedelta = timedelta(days=14)
+    """Trailing window of the level and the time-of-day profile."""
+    weekly_history: timedelta = timedelta(days=28)
+    """Trailing window of the day-of-week factor."""
+    profile_prior: float = 2.0
+    """``alpha``: prior shape of a slot's rate relative to the level (CV ``1/sqrt(alpha)``)."""
+    weekday_prior: float = 10.0
+    """``beta``: the same for the day-of-week factor (weekly effects are milder)."""
+    level_prior: tuple[float, float] = (1.0, 1.0)
+    """Gamma prior of the level: (shape, buckets), i.e. one count per bucket, worth one bucket."""
+    dispersion_prior: float = 0.1
+    """Prior over-dispersion ``phi`` (the prior ``delta`` is 0)..."""
+    dispersion_weight: float = 24.0
+    """...worth this many buckets."""
+    warmup: int | None = None
+    """Buckets of history needed before judging; default: two days' worth, at least 7."""
+    min_window: int = 28
+    """The history window is never shorter than this many buckets (coarse buckets)."""
+    max_passes: int = 8
+    calibrate: bool = True
+    """Calibrate the model's tail probabilities on the series' own peaks (see the module
+    doc); without it they are taken at face value."""
+    peak_score: float = 1.0
+    """Buckets scoring above this (a model tail below 0.1) are the peaks the tail is fitted on."""
+    peak_prior: float = 20.0
+    """The model's own tail is worth this many peaks: with few, calibration changes little."""
+
+    @classmethod
+    def from_config(
+        cls, config: Any, bucket: timedelta | None = None, **overrides: Any
+    ) -> SpikeParams:
+        """From a ``DetectionConfig``: its false-alarm budget (or threshold) for buckets of
+        ``bucket`` (default: its own), min_count, min_sources, history."""
+        values = {
+            "threshold": config.spike_threshold(bucket),
+            "min_count": config.min_count,
+            "min_sources": config.min_sources,
+            "history": config.history,
+        }
+        values.update(overrides)
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How buckets map onto periods (days), slots (hours) and weekdays."""
+
+    per_period: int
+    """Buckets per period: a day's worth for sub-daily buckets, else 1."""
+    per_slot: int
+    """Buckets per time-of-day slot."""
+    lead: int
+    """Empty buckets padded in front so the first padded bucket starts a period."""
+    periods: int
+    first_day: int
+    """Days since 1970-01-01 of the first padded period (when periods are days)."""
+    window: int
+    """Periods in the history window."""
+    weekly: bool
+    """Periods are days, so a day-of-week factor can be fitted."""
+    calibration_window: int
+    """Periods whose peaks calibrate the tail (``weekly_history``, at least ``window``)."""
+
+    @property
+    def slots(self) -> int:
+        return self.per_period // self.per_slot
+
+    @property
+    def length(self) -> int:
+        return self.periods * self.per_period
+
+
+def layout_for(start: int, width: int, length: int, params: SpikeParams) -> Layout:
+    history = params.history.total_seconds()
+    if width <= DAY and DAY % width == 0:
+        per_period = DAY // width
+        per_slot = HOUR // width if width < HOUR and HOUR % width == 0 else 1
+        period_seconds = DAY
+        weekly = True
+    else:
+        per_period, per_slot, period_seconds, weekly = 1, 1, width, False
+    lead = (start % period_seconds) // width if weekly else 0
+    periods = -(-(lead + length) // per_period)
+    window = max(math.ceil(history / period_seconds), math.ceil(params.min_window / per_period))
+    first_day = (start - lead * width) // DAY
+    calibration = max(window, math.ceil(params.weekly_history.total_seconds() / period_seconds))
+    return Layout(per_period, per_slot, lead, periods, first_day, window, weekly, calibration)
+
+
+def trailing_sum(values: Floats, window: int) -> Floats:
+    """Sum over the ``window`` previous entries along the last axis (excluding each one)."""
+    zero = np.zeros((*values.shape[:-1], 1))
+    cumulative = np.concatenate([zero, np.cumsum(values, axis=-1)], axis=-1)
+    end = np.arange(values.shape[-1])
+    begin = np.maximum(end - window, 0)
+    return np.asarray(cumulative[..., end] - cumulative[..., begin])
+
+
+def _trailing_same_weekday(daily: Floats, weeks: int, shift: int) -> Floats:
+    """Sum over the same weekday of the ``weeks`` previous weeks, per day (last axis).
+
+    ``shift`` is the weekday of the first day; the arithmetic only needs days to line up
+    in sevens, so the first day is simply padded to the start of its week."""
+    days = daily.shape[-1]
+    padded_days = -(-(days + shift) // WEEK_DAYS) * WEEK_DAYS
+    padded = np.zeros((*daily.shape[:-1], padded_days))
+    padded[..., shift : shift + days] = daily
+    by_week = padded.reshape(*daily.shape[:-1], padded_days // WEEK_DAYS, WEEK_DAYS)
+    summed = trailing_sum(np.swapaxes(by_week, -1, -2), weeks)  # (..., weekday, week)
+    flat = np.swapaxes(summed, -1, -2).reshape(*daily.shape[:-1], padded_days)
+    return np.asarray(flat[..., shift : shift + days])
+
+
+class Baseline:
+    """Expected counts and NB sizes on padded arrays (rows x periods*per_period)."""
+
+    def __init__(self, layout: Layout, params: SpikeParams) -> None:
+        self.layout = layout
+        self.params = params
+
+    def per_slot(self, values: Floats) -> Floats:
+        """(rows, length) -> (rows, slots, periods) sums."""
+        lay = self.layout
+        summed = values.reshape(values.shape[0], lay.periods, lay.slots, lay.per_slot).sum(-1)
+        return np.swapaxes(summed, 1, 2)
+
+    def per_period(self, values: Floats) -> Floats:
+        """(rows, length) -> (rows, periods) sums."""
+        return values.reshape(values.shape[0], self.layout.periods, -1).sum(-1)
+
+    def to_buckets(self, values: Floats) -> Floats:
+        """(rows, slots, periods) -> (rows, length), each slot's value on its buckets."""
+        lay = self.layout
+        ordered = np.swapaxes(values, 1, 2)[..., None]
+        spread = np.broadcast_to(ordered, (*ordered.shape[:-1], lay.per_slot))
+        return spread.reshape(values.shape[0], lay.length)
+
+    def from_periods(self, values: Floats) -> Floats:
+        """(rows, periods) -> (rows, length)."""
+        return np.repeat(values, self.layout.per_period, axis=1)
+
+    def everything(self, counts: Floats, present: Floats) -> tuple[Floats, Floats]:
+        """Trailing sums and bucket numbers per slot with nothing left out."""
+        window = self.layout.window
+        return (
+            trailing_sum(self.per_slot(counts * present), window),
+            trailing_sum(self.per_slot(present), window),
+        )
+
+    def fit(
+        self, counts: Floats, use: Floats, unflagged: tuple[Floats, Floats]
+    ) -> tuple[Floats, Floats, Bools]:
+        """``mu``, NB size and "judged" per bucket; ``use`` marks buckets the baseline reads."""
+        lay, p = self.layout, self.params
+        alpha = p.profile_prior
+        shape0, buckets0 = p.level_prior
+        kept = counts * use
+
+        # Trailing sums per slot and period, flags left out (rows, slots, periods).
+        slot_s = trailing_sum(self.per_slot(kept), lay.window)
+        slot_n = trailing_sum(self.per_slot(use), lay.window)
+        all_s, all_n = unflagged
+        # A window more than half flagged is a new normal: stop leaving flags out.
+        shifted = slot_n.sum(1, keepdims=True) < 0.5 * all_n.sum(1, keepdims=True)
+        slot_s = np.where(shifted, all_s, slot_s)
+        slot_n = np.where(shifted, all_n, slot_n)
+        total_s = slot_s.sum(1)  # (rows, periods)
+        total_n = slot_n.sum(1)
+        level = (shape0 + total_s) / (buckets0 + total_n)
+        # Relative variances of the estimated rates, in Poisson units (scaled by 1 + phi mu).
+        level_relvar = 1.0 / (shape0 + total_s)
+        if lay.slots > 1:
+            prior_n = alpha / level[:, None, :]
+            rate = (alpha + slot_s) / (prior_n + slot_n)
+            weight = prior_n / (prior_n + slot_n)
+            relvar = 1.0 / (alpha + slot_s) + weight**2 * level_relvar[:, None, :]
+        else:
+            rate = level[:, None, :]
+            relvar = level_relvar[:, None, :]
+        if lay.weekly and lay.periods > WEEK_DAYS:
+            factor, factor_relvar = self._weekday(kept, use)
+            rate = rate * factor[:, None, :]
+            relvar = relvar + factor_relvar[:, None, :]
+        mu = self.to_buckets(rate)
+        judged_periods = all_n.sum(1) >= self._warmup()
+        judged = self.from_periods(judged_periods) > 0
+        # The spread is fitted on every bucket with a baseline at all (a period of
+        # history), judged or not yet, so the first judged day has data to go by.
+        modelled = self.from_periods(all_n.sum(1) >= lay.per_period) > 0
+        delta_p, phi_p = self._dispersion(counts, mu, use * modelled)
+        delta, phi = self.from_periods(delta_p), self.from_periods(phi_p)
+        # Var = mu (1 + delta) + phi mu^2, plus the rate's own uncertainty (relvar, in
+        # Poisson units, scaled by the dispersion) -> the NB size with that variance.
+        relvar_rate = self.to_buckets(relvar) * (1.0 + delta + phi * mu)
+        size = 1.0 / (delta / np.maximum(mu, 1e-12) + phi + relvar_rate)
+        return mu, size, judged
+
+    def trailing(self, values: Floats, window: int) -> Floats:
+        """Per bucket, the sum of ``values`` over the ``window`` periods before its own."""
+        return self.from_periods(trailing_sum(self.per_period(values), window))
+
+    def calibrate(self, tail: Floats, sample: Floats, flagged: Floats, counts: Floats) -> Floats:
+        """The model's tails calibrated on the series' own trailing peaks
+        (``alerts.calibration.calibrated_tail``)."""
+        p, window = self.params, self.layout.calibration_window
+        return calibrated_tail(
+            tail,
+            sample,
+            flagged,
+            counts,
+            lambda values: self.trailing(values, window),
+            Calibration(p.threshold, max(p.min_count, 1), p.peak_score, p.peak_prior),
+        )
+
+    def inflation(self, counts: Floats, mean: Floats, var: Floats, use: Floats) -> Floats:
+        """How much more ``counts`` varied around ``mean`` than ``var`` says, per bucket
+        over the trailing window (``alerts.calibration.variance_inflation``)."""
+        window = self.layout.window
+        return variance_inflation(
+            counts,
+            mean,
+            var,
+            use,
+            lambda values: self.trailing(values, window),
+            self.params.dispersion_weight,
+        )
+
+    def _warmup(self) -> int:
+        """Two periods (days) of history, at least 7 buckets: the first judged day's
+        over-dispersion is then fitted on a day of data, not taken from the prior alone."""
+        if self.params.warmup is not None:
+            return self.params.warmup
+        return max(2 * self.layout.per_period, 7)
+
+    def _weekday(self, kept: Floats, use: Floats) -> tuple[Floats, Floats]:
+        """Day-of-week factor and its relative variance, per (row, day)."""
+        lay, beta = self.layout, self.params.weekday_prior
+        daily_s, daily_n = self.per_period(kept), self.per_period(use)
+        weeks = max(1, round(self.params.weekly_history.total_seconds() / (WEEK_DAYS * DAY)))
+        shift = (lay.first_day + 3) % WEEK_DAYS  # 1970-01-01 was a Thursday; weeks start Monday
+        same_s = _trailing_same_weekday(daily_s, weeks, shift)
+        same_n = _trailing_same_weekday(daily_n, weeks, shift)
+        month_s = trailing_sum(daily_s, weeks * WEEK_DAYS)
+        month_n = trailing_sum(daily_n, weeks * WEEK_DAYS)
+        rate = month_s / np.maximum(month_n, 1.0)
+        factor = (beta + same_s) / (beta + same_n * rate)
+        known = same_n >= 2.5 * lay.per_period  # three same weekdays, give or take gaps
+        return np.where(known, factor, 1.0), np.where(known, 1.0 / (beta + same_s), 0.0)
+
+    def _dispersion(self, counts: Floats, mu: Floats, use: Floats) -> tuple[Floats, Floats]:
+        """Method-of-moments ``(delta, phi)`` per period over the trailing window.
+
+        The excess variance ``e = (y - mu)^2 - y`` is fitted as ``delta mu + phi mu^2`` by
+        least squares weighted by ``1 / mu`` (the normal equations are ``sum e = delta sum mu
+        + phi sum mu^2`` and ``sum e mu = delta sum mu^2 + phi sum mu^3``: the first keeps
+        the total excess right, and nothing divides by a tiny ``mu``). Both terms are
+        floored at 0 (refitting the other alone) and shrunk toward the prior with
+        ``dispersion_weight`` pseudo-buckets."""
+        p, window = self.params, self.layout.window
+        excess = ((counts - mu) ** 2 - counts) * use
+        m = mu * use
+
+        def trailing(values: Floats) -> Floats:
+            return trailing_sum(self.per_period(values), window)
+
+        n = trailing(use)
+        s1, s2, s3 = trailing(m), trailing(m * mu), trailing(m * mu * mu)
+        e0, e1 = trailing(excess), trailing(excess * mu)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            det = s1 * s3 - s2**2
+            solvable = det > 1e-9 * s1 * s3
+            delta = np.where(solvable, (e0 * s3 - e1 * s2) / det, -1.0)
+            phi = np.where(solvable, (s1 * e1 - s2 * e0) / det, -1.0)
+            only_phi = np.maximum(e0 / s2, 0.0)
+            only_delta = np.maximum(e0 / s1, 0.0)
+            fallback = (delta < 0) | (phi < 0)
+            # One term alone: phi when delta came out negative, else delta.
+            pick_phi = fallback & (delta < 0) & solvable
+            delta = np.where(fallback, np.where(pick_phi, 0.0, only_delta), delta)
+            phi = np.where(fallback, np.where(pick_phi, only_phi, 0.0), phi)
+        delta = np.nan_to_num(delta, posinf=0.0)
+        phi = np.nan_to_num(phi, posinf=0.0)
+        weight = p.dispersion_weight
+        phi = (n * phi + weight * p.dispersion_prior) / (n + weight)
+        delta = n * delta / (n + weight)
+        return delta, phi

@@ -1,0 +1,127 @@
+"""Calibrating a model's tail probabilities on a series' own history. Pure: arrays in,
+arrays out; the caller says what "trailing" means (``Trailing``: per bucket, the sum of
+values over the window before it).
+
+A count model's tail says how surprising a bucket is were the model exact. Real coverage
+is wilder than any negative binomial (a cluster that bursts every few days), so the model
+is asked how often this series produced buckets that surprising: its *peaks* (scores above
+``peak_score``) are counted and their excess fitted with a generalised Pareto, the limit
+law of peaks over a threshold (Pickands-Balkema-de Haan; as in the SPOT detector of
+Siffer et al., 2017). The rule that matters: calibration is only ever more cautious than
+the model, never bolder: the false-alarm budget is a bound, not a quota.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+Floats = NDArray[np.float64]
+Trailing = Callable[[Floats], Floats]
+
+FLAG_EXCESS = 2.0
+MIN_EXCESS_FLAGS = 2.0
+"""Flags in the calibration window beyond this many times the threshold's share (and at
+least this many) are the series' habit: they count among its peaks."""
+
+
+@dataclass(frozen=True)
+class Calibration:
+    threshold: float
+    """The per-bucket spike threshold (how many flags the budget allows)."""
+    min_count: int
+    """A bucket below this count is never a spike, so never a peak."""
+    peak_score: float = 1.0
+    """Scores (``-log10`` tails) above this are peaks."""
+    peak_prior: float = 20.0
+    """The model's own tail is worth this many peaks."""
+
+
+def score(tail_probability: ArrayLike) -> Floats:
+    """``-log10`` of a tail probability, capped at 300 (a probability that underflowed)."""
+    tail = np.clip(np.asarray(tail_probability, dtype=float), 1e-300, 1.0)
+    return np.asarray(-np.log10(tail) + 0.0, dtype=float)
+
+
+def calibrated_tail(
+    tail: Floats,
+    sample: Floats,
+    flagged: Floats,
+    counts: Floats,
+    trailing: Trailing,
+    calibration: Calibration,
+) -> Floats:
+    """The model's tail probabilities, calibrated on the trailing peaks of the series.
+
+    A bucket's score ``s = -log10(tail)`` above ``u = peak_score`` is a peak (if its
+    count could make a spike: at least ``min_count``). Were the model exact, peaks
+    would come at rate ``10**-u`` and their excess ``s - u`` would be exponential with
+    mean ``1/ln 10``. Real counts have heavier tails, so the rate and the excess are
+    fitted on the trailing ``calibration_window``: the excess as a generalised Pareto
+    (the limit law of peaks over a threshold, Pickands-Balkema-de Haan; moments, shape
+    clipped to [-0.25, 0.45]), both shrunk toward the model's own tail with
+    ``peak_prior`` pseudo-peaks. The calibrated tail of a peak is
+    ``rate * GPD_survival(s - u)``; below ``u`` the model tail is scaled by the same
+    rate ratio (those buckets are never spikes at sane thresholds).
+
+    ``sample`` marks the unflagged buckets, ``flagged`` the flagged ones. Flagged
+    buckets stay out, as they stay out of the baseline, unless the window holds more
+    of them than the budget allows (``FLAG_EXCESS`` times the threshold's share, and
+    at least ``MIN_EXCESS_FLAGS``): then bursts are this series' way, not news, and
+    they are peaks like the others (as a lasting level shift becomes the new normal).
+    The result is never below the model's own tail: calibration only corrects the
+    model where the series is wilder than it thinks."""
+    c = calibration
+    u = c.peak_score
+    scores = score(tail)
+    eligible = (scores > u) & (counts >= c.min_count)
+    excess = np.where(eligible, scores - u, 0.0)
+
+    n_kept, n_flagged = trailing(sample), trailing(flagged)
+    too_many = n_flagged > np.maximum(
+        MIN_EXCESS_FLAGS, FLAG_EXCESS * c.threshold * (n_kept + n_flagged)
+    )
+    weight = sample + flagged * too_many
+
+    n, k = trailing(weight), trailing(weight * eligible)
+    s1, s2 = trailing(weight * excess), trailing(weight * excess * excess)
+    k0, q0, m0 = c.peak_prior, 10.0**-u, 1.0 / math.log(10)
+    rate = (k + k0) / (n + k0 / q0)
+    out = np.minimum(1.0, tail * rate / q0)
+    over = scores > u
+    kk = k[over] + k0
+    mean = (s1[over] + k0 * m0) / kk
+    var = np.maximum((s2[over] + k0 * 2.0 * m0 * m0) / kk - mean * mean, 1e-12)
+    xi = np.clip(0.5 * (1.0 - mean * mean / var), -0.25, 0.45)
+    sigma = mean * (1.0 - xi)  # the GPD's mean is sigma / (1 - xi)
+    out[over] = rate[over] * gpd_survival(scores[over] - u, xi, sigma)
+    # Only ever more cautious than the model: a series whose peaks are rarer than the
+    # model says keeps the model's verdicts (the budget is a bound, not a quota).
+    return np.maximum(out, tail)
+
+
+def variance_inflation(
+    counts: Floats, mean: Floats, var: Floats, use: Floats, trailing: Trailing, weight: float
+) -> Floats:
+    """Per bucket, how much more ``counts`` varied around ``mean`` over the trailing window
+    (buckets in ``use``) than ``var`` says: a moment ratio, at least 1, shrunk toward 1 with
+    ``weight`` pseudo-buckets."""
+    seen = trailing(use * (counts - mean) ** 2)
+    said = trailing(use * var)
+    n = trailing(use)
+    ratio = (seen + weight) / np.maximum(said + weight * said / np.maximum(n, 1.0), 1e-12)
+    return np.maximum(1.0, np.where(said > 0, ratio, 1.0))
+
+
+def gpd_survival(excess: Floats, shape: Floats, scale: Floats) -> Floats:
+    """``P(X > excess)`` for a generalised Pareto with ``shape`` (xi) and ``scale``."""
+    z = excess / scale
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        base = 1.0 + shape * z
+        safe = np.where(np.abs(shape) < 1e-9, 1.0, shape)
+        power = np.where(base > 0, np.power(np.maximum(base, 1e-300), -1.0 / safe), 0.0)
+    return np.asarray(np.where(np.abs(shape) < 1e-9, np.exp(-z), power), dtype=float)
