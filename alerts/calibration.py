@@ -73,8 +73,11 @@ def calibrated_tail(
     of them than the budget allows (``FLAG_EXCESS`` times the threshold's share, and
     at least ``MIN_EXCESS_FLAGS``): then bursts are this series' way, not news, and
     they are peaks like the others (as a lasting level shift becomes the new normal).
-    The result is never below the model's own tail: calibration only corrects the
-    model where the series is wilder than it thinks."""
+    Peaks in a row are one burst, one onset: the rate counts runs of peaks (the extremal
+    index of the series, by the runs estimator), so the per-bucket threshold stays a
+    budget of onsets for series whose bursts last. The result is never below the model's
+    own tail: calibration only corrects the model where the series is wilder than it
+    thinks."""
     c = calibration
     u = c.peak_score
     scores = score(tail)
@@ -90,7 +93,13 @@ def calibrated_tail(
     n, k = trailing(weight), trailing(weight * eligible)
     s1, s2 = trailing(weight * excess), trailing(weight * excess * excess)
     k0, q0, m0 = c.peak_prior, 10.0**-u, 1.0 / math.log(10)
-    rate = (k + k0) / (n + k0 / q0)
+    # Peaks come in runs (a burst lasts several buckets) but a run is one onset: the
+    # extremal index, runs over peaks (the runs estimator), turns the rate of peaks into
+    # the rate of onsets the budget is about. Shrunk toward 1, no clustering.
+    first = eligible & ~np.concatenate([np.zeros_like(eligible[..., :1]), eligible[..., :-1]], -1)
+    runs = trailing(weight * first)
+    onsets_per_peak = (runs + k0) / (k + k0)
+    rate = onsets_per_peak * (k + k0) / (n + k0 / q0)
     out = np.minimum(1.0, tail * rate / q0)
     over = scores > u
     kk = k[over] + k0

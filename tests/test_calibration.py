@@ -257,3 +257,28 @@ def test_a_csv_backtest_opens_what_the_service_would_open(  # type: ignore[no-un
     assert run.code == 0, run
     backtested = [datetime.fromisoformat(row["timestamp"]) for row in json.loads(run.out)]
     assert [t for t in backtested if t >= since] == served
+
+
+def test_peaks_in_a_row_count_as_one_onset() -> None:
+    """Sixty peak buckets as ten six-bucket bursts are ten onsets, not sixty: a bucket more
+    surprising than all of them is judged rarer than if the sixty had come one by one (the
+    extremal index by runs, 10/60, shrunk toward 1 by the prior's pseudo-peaks)."""
+    from alerts.calibration import Calibration, calibrated_tail
+
+    n = 6000
+    calibration = Calibration(threshold=0.001, min_count=1)
+
+    def whole(values: np.ndarray) -> np.ndarray:  # the window is the whole series
+        return np.full_like(values, values.sum(), dtype=float)
+
+    def judged_with(peaks: np.ndarray) -> float:
+        tail = np.full(n, 0.5)
+        tail[peaks] = 1e-4
+        tail[-1] = 1e-9  # the bucket being judged
+        sample, counts = np.ones(n), np.full(n, 10.0)
+        return float(calibrated_tail(tail, sample, np.zeros(n), counts, whole, calibration)[-1])
+
+    one_by_one = judged_with(np.arange(60) * 90 + 5)
+    in_bursts = judged_with((np.arange(10)[:, None] * 500 + 5 + np.arange(6)).ravel())
+    assert in_bursts < one_by_one / 2
+    assert in_bursts >= 1e-9  # never bolder than the model
