@@ -27,6 +27,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
 import numpy as np
 from sqlalchemy import select, text
@@ -269,17 +270,45 @@ def _alert(
     session: Session, transition: Transition, cluster: str, episode_id: int, width: timedelta
 ) -> Alert:
     verdict = transition.verdict
-    end = verdict.start + width
-    languages, stories = bucket_details(session, cluster, verdict.start, end)
-    return Alert(
-        kind="open" if transition.kind == "open" else "update",
-        cluster=cluster,
-        bucket_start=verdict.start,
-        bucket_end=end,
+    return spike_alert(
+        session,
+        "open" if transition.kind == "open" else "update",
+        cluster,
+        verdict.start,
+        width,
         observed=verdict.count,
-        expected=round(verdict.expected, 2),
+        expected=verdict.expected,
         tail_probability=verdict.tail_probability,
         sources=verdict.sources,
+        episode_id=episode_id,
+    )
+
+
+def spike_alert(
+    session: Session,
+    kind: Literal["open", "update"],
+    cluster: str,
+    start: datetime,
+    width: timedelta,
+    *,
+    observed: int,
+    expected: float,
+    tail_probability: float,
+    sources: int,
+    episode_id: int,
+) -> Alert:
+    """The alert for a spiking bucket of ``cluster``, with its languages and headlines
+    (one per story): what an episode's open or update says, alone or in a digest."""
+    languages, stories = bucket_details(session, cluster, start, start + width)
+    return Alert(
+        kind=kind,
+        cluster=cluster,
+        bucket_start=start,
+        bucket_end=start + width,
+        observed=observed,
+        expected=round(expected, 2),
+        tail_probability=tail_probability,
+        sources=sources,
         languages=tuple(languages),
         headlines=tuple(
             Headline(

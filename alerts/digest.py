@@ -30,12 +30,10 @@ from sqlalchemy import and_, or_, select, text
 from sqlalchemy.orm import Session
 
 from alerts.channels import delivery_names, routes_to
-from alerts.counts import bucket_details
-from alerts.detect import DETECT_LOCK
-from alerts.message import Alert, Headline
+from alerts.detect import DETECT_LOCK, spike_alert
+from alerts.message import Alert
 from alerts.mutes import muted_until
 from alerts.outbox import enqueue
-from alerts.render import report_command
 from mediawatch.config import Config
 from storage.models import AlertEpisode, OutboxMessage
 
@@ -213,27 +211,16 @@ def digest_alert(
 
 def _entry(session: Session, episode: DigestEpisode, width: timedelta) -> Alert:
     row = episode.row
-    start = row.onset_bucket if episode.kind == "open" else row.last_bucket
-    languages, stories = bucket_details(session, row.cluster, start, start + width)
-    return Alert(
-        kind="open" if episode.kind == "open" else "update",
-        cluster=row.cluster,
-        bucket_start=start,
-        bucket_end=start + width,
-        observed=row.observed if episode.kind == "open" else row.peak_count,
-        expected=round(row.expected, 2),
+    opened = episode.kind == "open"
+    return spike_alert(
+        session,
+        "open" if opened else "update",
+        row.cluster,
+        row.onset_bucket if opened else row.last_bucket,
+        width,
+        observed=row.observed if opened else row.peak_count,
+        expected=row.expected,
         tail_probability=row.tail_probability,
         sources=row.sources,
-        languages=tuple(languages),
-        headlines=tuple(
-            Headline(
-                title=story.title,
-                url=story.url,
-                publisher=story.publisher,
-                published_at=story.published_at,
-            )
-            for story in stories
-        ),
         episode_id=row.id,
-        trend_command=report_command(row.cluster),
     )

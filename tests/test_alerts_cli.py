@@ -7,18 +7,18 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from alert_episodes import episode_alert, open_episode
 from slack_hook import SlackHook, slack_hook_fixture  # noqa: F401
 from smtp_sink import SMTP_PASSWORD, SMTP_USER, SmtpSink, smtp_sink_fixture  # noqa: F401
 from sqlalchemy import update
 
 from alerts.claims import REJECTED_TRIES
-from alerts.message import Alert
 from alerts.outbox import enqueue
 from mediawatch.config import load_config
 from scheduler.service import Service
 from storage.clock import utcnow
 from storage.engine import make_engine, session_factory, transaction
-from storage.models import AlertEpisode, OutboxMessage
+from storage.models import OutboxMessage
 
 pytestmark = pytest.mark.filterwarnings("ignore:'imghdr' is deprecated:DeprecationWarning")
 
@@ -103,31 +103,8 @@ def test_deliver_then_list_shows_the_delivery_per_channel(
     now = utcnow()
     engine = make_engine(sqlite_url)
     with transaction(session_factory(engine)) as session:
-        episode = AlertEpisode(
-            cluster="Interior Ministry",
-            status="open",
-            onset_bucket=now - timedelta(hours=1),
-            opened_at=now - timedelta(minutes=5),
-            last_bucket=now - timedelta(hours=1),
-            observed=23,
-            expected=2.1,
-            tail_probability=2e-5,
-            peak_count=23,
-            sources=9,
-        )
-        session.add(episode)
-        session.flush()
-        alert = Alert(
-            kind="open",
-            cluster="Interior Ministry",
-            bucket_start=now - timedelta(hours=1),
-            bucket_end=now,
-            observed=23,
-            expected=2.1,
-            tail_probability=2e-5,
-            sources=9,
-            episode_id=episode.id,
-        )
+        episode = open_episode(session, "Interior Ministry", now - timedelta(minutes=5))
+        alert = episode_alert(episode)
         enqueue(session, alert, ["email", "slack"], now - timedelta(minutes=5))
     engine.dispose()
 
@@ -153,31 +130,8 @@ def queue_alert(db_url: str, channels: list[str]) -> int:
     now = utcnow()
     engine = make_engine(db_url)
     with transaction(session_factory(engine)) as session:
-        episode = AlertEpisode(
-            cluster="Interior Ministry",
-            status="open",
-            onset_bucket=now - timedelta(hours=1),
-            opened_at=now - timedelta(minutes=5),
-            last_bucket=now - timedelta(hours=1),
-            observed=23,
-            expected=2.1,
-            tail_probability=2e-5,
-            peak_count=23,
-            sources=9,
-        )
-        session.add(episode)
-        session.flush()
-        alert = Alert(
-            kind="open",
-            cluster="Interior Ministry",
-            bucket_start=now - timedelta(hours=1),
-            bucket_end=now,
-            observed=23,
-            expected=2.1,
-            tail_probability=2e-5,
-            sources=9,
-            episode_id=episode.id,
-        )
+        episode = open_episode(session, "Interior Ministry", now - timedelta(minutes=5))
+        alert = episode_alert(episode)
         enqueue(session, alert, channels, now - timedelta(minutes=5))
         episode_id = episode.id
     engine.dispose()

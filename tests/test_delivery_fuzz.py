@@ -25,9 +25,10 @@ import random
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import pytest
+from alert_episodes import episode_alert, open_episode
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from slack_hook import DROP, HANG, Answer, Scripted, SlackHook, slack_hook_fixture  # noqa: F401
@@ -38,7 +39,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from alerts.channels import Channel, EmailChannel, SlackChannel
 from alerts.claims import REJECTED_TRIES
 from alerts.history import recent_episodes
-from alerts.message import Alert
 from alerts.outbox import deliver_due, enqueue
 from mediawatch import config as cfg
 from storage.engine import make_engine, session_factory, transaction
@@ -169,31 +169,7 @@ def queue(sessions: sessionmaker[Session], plans: list[Planned]) -> list[str]:
         session.execute(delete(AlertEpisode))
     for number, plan in enumerate(plans):
         with transaction(sessions) as session:
-            episode = AlertEpisode(
-                cluster=f"C{number}",
-                status="open",
-                onset_bucket=START - timedelta(hours=1),
-                opened_at=START,
-                last_bucket=START - timedelta(hours=1),
-                observed=23,
-                expected=2.1,
-                tail_probability=2e-5,
-                peak_count=23,
-                sources=9,
-            )
-            session.add(episode)
-            session.flush()
-            alert = Alert(
-                kind="open",
-                cluster=f"C{number}",
-                bucket_start=START - timedelta(hours=1),
-                bucket_end=START,
-                observed=23,
-                expected=2.1,
-                tail_probability=2e-5,
-                sources=9,
-                episode_id=episode.id,
-            )
+            alert = episode_alert(open_episode(session, f"C{number}", START))
             [message] = enqueue(session, alert, [plan.channel], START)
             keys.append(message.idempotency_key)
     return keys

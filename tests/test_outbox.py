@@ -9,6 +9,7 @@ import time
 from datetime import datetime, timedelta
 
 import pytest
+from alert_episodes import open_episode
 from slack_hook import SLACK_TOKEN_PATH, Scripted, SlackHook, slack_hook_fixture  # noqa: F401
 from smtp_sink import SMTP_PASSWORD, SMTP_USER, SmtpSink, smtp_sink_fixture  # noqa: F401
 from sqlalchemy import Engine, select, update
@@ -36,26 +37,12 @@ from alerts.outbox import (
 from mediawatch import config as cfg
 from mediawatch.errors import DeliveryError
 from storage.engine import session_factory, transaction
-from storage.models import AlertEpisode, OutboxMessage
+from storage.models import OutboxMessage
 
 
 def new_episode(sessions: sessionmaker[Session], now: datetime, cluster: str = "IMIS") -> int:
     with transaction(sessions) as session:
-        episode = AlertEpisode(
-            cluster=cluster,
-            status="open",
-            onset_bucket=now - timedelta(hours=1),
-            opened_at=now,
-            last_bucket=now - timedelta(hours=1),
-            observed=23,
-            expected=2.1,
-            tail_probability=2e-5,
-            peak_count=23,
-            sources=9,
-        )
-        session.add(episode)
-        session.flush()
-        return episode.id
+        return open_episode(session, cluster, now).id
 
 
 def make_alert(episode_id: int, now: datetime, kind: str = "open") -> Alert:
