@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
 
 from scrapy import Request, Spider
@@ -19,7 +18,7 @@ from scrapy.http import Response
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.task import deferLater
 
-from storage.clock import utc
+from storage.clock import retry_after_seconds
 
 if TYPE_CHECKING:
     from typing import Self
@@ -32,35 +31,6 @@ MAX_RETRY_AFTER_SETTING = "MEDIAWATCH_MAX_RETRY_AFTER"
 RETRY_AFTER_STATUSES = frozenset({429, 503})
 ROLE = "mediawatch_role"
 """Request meta key: ``feed`` (a source document) or ``article`` (a page to extract)."""
-
-
-LONGEST_RETRY_AFTER = 30 * 86400.0
-"""A longer ``Retry-After`` is read as this many seconds (the polling policy then caps it
-at ``max_interval``): a header is data, and ``1e20`` must not overflow a date."""
-
-
-def parse_retry_after(value: str | bytes | None, now: datetime) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date).
-
-    ``now`` is naive UTC. None when absent or unreadable (``nan``, ``-5``, junk); else
-    a finite number in ``[0, LONGEST_RETRY_AFTER]``."""
-    if value is None:
-        return None
-    text = value.decode("latin-1") if isinstance(value, bytes) else value
-    text = text.strip()
-    if not text:
-        return None
-    if text.isascii() and text.isdigit():
-        return min(float(text), LONGEST_RETRY_AFTER)
-    try:
-        moment = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    try:
-        seconds = (utc(moment) - now).total_seconds()
-    except OverflowError:  # year 1 east of UTC or 9999 west of it: a date at either end
-        seconds = LONGEST_RETRY_AFTER if moment.year > now.year else 0.0
-    return min(max(0.0, seconds), LONGEST_RETRY_AFTER)
 
 
 class RetryAfterMiddleware:
@@ -78,7 +48,7 @@ class RetryAfterMiddleware:
     ) -> Request | Response:
         if response.status not in RETRY_AFTER_STATUSES:
             return response
-        delay = parse_retry_after(
+        delay = retry_after_seconds(
             response.headers.get("Retry-After"), datetime.now(UTC).replace(tzinfo=None)
         )
         if delay is None:

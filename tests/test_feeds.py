@@ -17,7 +17,7 @@ from spiders.aggregators import (
 )
 from spiders.feeds import MAX_TTL, FeedEntry, parse_date, parse_feed, ttl_hint
 from spiders.news import published_at
-from spiders.politeness import LONGEST_RETRY_AFTER, parse_retry_after
+from storage.clock import LONGEST_RETRY_AFTER, retry_after_seconds
 
 ODD_RETRY_AFTERS = [
     "1000000000000",
@@ -320,15 +320,15 @@ def test_gdelt_links_point_at_the_publisher() -> None:
 
 def test_retry_after_seconds_or_http_date() -> None:
     now = datetime(2026, 11, 20, 12, 0)
-    assert parse_retry_after("120", now) == 120
-    assert parse_retry_after(b"Fri, 20 Nov 2026 12:05:00 GMT", now) == 300
-    assert parse_retry_after("Fri, 20 Nov 2026 11:00:00 GMT", now) == 0
-    assert parse_retry_after("soon", now) is None
+    assert retry_after_seconds("120", now) == 120
+    assert retry_after_seconds(b"Fri, 20 Nov 2026 12:05:00 GMT", now) == 300
+    assert retry_after_seconds("Fri, 20 Nov 2026 11:00:00 GMT", now) == 0
+    assert retry_after_seconds("soon", now) is None
 
 
 @given(st.one_of(st.text(max_size=40), st.binary(max_size=40), st.sampled_from(ODD_RETRY_AFTERS)))
 def test_any_retry_after_is_a_bounded_number_or_nothing(value: str | bytes) -> None:
-    seconds = parse_retry_after(value, datetime(2026, 11, 20, 12, 0))
+    seconds = retry_after_seconds(value, datetime(2026, 11, 20, 12, 0))
     assert seconds is None or 0 <= seconds <= LONGEST_RETRY_AFTER
     if seconds is not None:
         timedelta(seconds=seconds)  # and it makes a date without overflowing

@@ -18,8 +18,7 @@ import logging
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from datetime import datetime
 
 from alerts import render
 from alerts.channels.base import (
@@ -34,6 +33,8 @@ from alerts.channels.base import (
 from alerts.message import Alert
 from mediawatch.config import SlackChannel as SlackConfig
 from mediawatch.errors import DeliveryError
+from storage.clock import retry_after_seconds as header_seconds
+from storage.clock import utc, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -103,23 +104,11 @@ class SlackChannel:
 
 
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float:
-    """``Retry-After`` as seconds: a number or an HTTP date; default 60 s, 1 s to 1 h.
-
-    Whatever the server sent (``nan``, ``1e20``, the year 0001 or 99999) gives a finite
-    number in that range: the outbox adds it to a date."""
-    if not value:
-        return DEFAULT_RETRY_AFTER
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError, OverflowError, IndexError):
-            return DEFAULT_RETRY_AFTER
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - (now or datetime.now(UTC))).total_seconds()
-    return bounded_retry_after(seconds)
+    """``Retry-After`` as seconds (``storage.clock.retry_after_seconds``): default 60 s when
+    absent or unreadable, always 1 s to 1 h, so the outbox can add it to a date."""
+    moment = utc(now) if now is not None else utcnow()
+    seconds = header_seconds(value, moment)
+    return DEFAULT_RETRY_AFTER if seconds is None else bounded_retry_after(seconds)
 
 
 def _drain(response: http.client.HTTPResponse) -> None:
