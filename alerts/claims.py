@@ -24,7 +24,7 @@ from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from storage.clock import utcnow
+from clock.moments import utcnow
 from storage.engine import transaction
 from storage.models import OutboxMessage
 

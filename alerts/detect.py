@@ -47,7 +47,8 @@ from alerts.mutes import muted_until
 from alerts.outbox import enqueue
 from alerts.render import report_command
 from alerts.spikes import SpikeParams, SpikeResult, detect_spikes
-from mediawatch.config import Config, DetectionConfig
+from config.detection import DetectionConfig
+from config.models import Config
 from storage.models import AlertEpisode
 
 logger = logging.getLogger(__name__)

@@ -34,7 +34,7 @@ from alerts.detect import DETECT_LOCK, spike_alert
 from alerts.message import Alert
 from alerts.mutes import muted_until
 from alerts.outbox import enqueue
-from mediawatch.config import Config
+from config.models import Config
 from storage.models import AlertEpisode, OutboxMessage
 
 logger = logging.getLogger(__name__)

@@ -90,7 +90,7 @@ from alerts.claims import (
     schedule_retry,
 )
 from alerts.message import Alert
-from mediawatch.errors import DeliveryError
+from errors import DeliveryError
 from storage.models import OutboxMessage
 
 __all__ = [

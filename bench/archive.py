@@ -20,9 +20,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, insert, text
 
-from mediawatch.config import ClusterConfig
-from mediawatch.watchlist import Watchlist
+from config.models import ClusterConfig
 from storage.models import Article, Mention, Source
+from watchlist.matcher import Watchlist
 
 START = datetime(2025, 11, 1)
 DAYS = 365

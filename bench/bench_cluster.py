@@ -216,9 +216,9 @@ def distributed(
     tmp: Path, sources: list[str], workers: int, *, etag: str | None = None
 ) -> dict[str, float]:
     """Queue every source as the leader would; N workers; until every poll is recorded."""
-    from mediawatch.config import load_config
+    from config.load import load_config
     from scheduler.queue import SourceQueue
-    from spiders.worker import connect_redis, frontier_keys
+    from spiders.distributed.worker import connect_redis, frontier_keys
     from storage.engine import make_engine, session_factory
 
     prefix = f"mwbench:{uuid.uuid4().hex[:10]}"

@@ -5,7 +5,7 @@
 Serves every corpus page (fundus + newspaper4k) from the local newsroom server behind
 generated RSS feeds, runs ``mediawatch init`` and ``mediawatch crawl --once`` in a
 subprocess on a fresh SQLite database, and prints articles/s, the crawl process's peak
-memory, and the ratio to the ceiling: ``spiders.extract`` over the same pages in one
+memory, and the ratio to the ceiling: ``spiders.parsing.extract`` over the same pages in one
 process with no network (``bench_extract.ceiling``). The target is a ratio >= 0.7.
 Prints figures, asserts nothing; without the corpora it says so and exits 0.
 """
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{baseline:.1f}s fixed cost of a crawl process (a second, all-304 crawl)"
     )
     print(f"crawl: peak memory of the crawl process {peak_mb:.0f} MB")
-    from spiders.extract import extract_article
+    from spiders.parsing.extract import extract_article
 
     extract_article(pages[0][1], pages[0][0])  # warm up, as the crawl's first page does
     top = ceiling(pages)

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_extract.py [--repeat N]
 
-Prints pages/s of ``spiders.extract.extract_article`` over every corpus page in one
+Prints pages/s of ``spiders.parsing.extract.extract_article`` over every corpus page in one
 process with no network (the "ceiling" the crawl benchmark compares its articles/s
 to), and the token F1 of the extracted text against the fundus pages' expected bodies.
 Prints figures, asserts nothing. The corpora are ``../shared/corpora`` (see its README);
@@ -29,7 +29,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from spiders.extract import extract_article
+from spiders.parsing.extract import extract_article
 
 CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 FUNDUS = CORPORA / "fundus" / "tests" / "resources" / "parser" / "test_data"

@@ -20,9 +20,9 @@ import ahocorasick
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mediawatch.config import ClusterConfig
-from mediawatch.normalize import normalize
-from mediawatch.watchlist import Watchlist
+from config.models import ClusterConfig
+from watchlist.matcher import Watchlist
+from watchlist.normalize import normalize
 
 TERMS = 2_000
 ARTICLES = 10_000

@@ -32,16 +32,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import Engine, create_engine, func, select, text
 
+from archive.rematch import rematch
+from archive.search import SearchFilters, cluster_rules, search
+from archive.search_index import sync_search_index
 from bench.archive import CLUSTER_TERMS, DAYS, START, clusters, generate
-from mediawatch.mentions import matchable_text
-from mediawatch.watchlist import Watchlist
-from reports.rematch import rematch
-from reports.search import SearchFilters, cluster_rules, search
-from reports.search_index import sync_search_index
 from reports.trends import Period, cluster_trends
 from storage.engine import make_engine, session_factory
 from storage.migrate import upgrade
 from storage.models import Article, Mention
+from watchlist.matcher import Watchlist
+from watchlist.mentions import matchable_text
 
 POSTGRES = os.environ.get("MEDIAWATCH_TEST_POSTGRES", "postgresql://127.0.0.1:5432/test")
 SEARCHES = [

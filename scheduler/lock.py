@@ -26,7 +26,7 @@ from typing import IO, Any
 
 from sqlalchemy import Engine, text
 
-from mediawatch.errors import MediawatchError
+from errors import MediawatchError
 
 logger = logging.getLogger(__name__)
 

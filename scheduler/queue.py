@@ -3,7 +3,7 @@
 The database stays the schedule. A tick *claims* the due sources in one transaction:
 each one's ``next_poll_at`` moves to ``now + lease``, so it is not due (and not claimed)
 again while its poll runs. After the commit the tickets are pushed to the frontier
-(``spiders.frontier``) for the workers. When the poll is recorded, ``record_poll`` sets
+(``spiders.distributed.frontier``) for the workers. When the poll is recorded, ``record_poll`` sets
 the real next due time; when it is not (a worker was killed, Redis lost the ticket, the
 leader died between commit and push), the source is simply due again after the lease.
 """
@@ -20,9 +20,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from mediawatch.config import Config
-from spiders.frontier import FrontierKeys, Ticket
-from spiders.run import source_job
+from config.models import Config
+from spiders.crawler.run import source_job
+from spiders.distributed.frontier import FrontierKeys, Ticket
 from storage.engine import transaction
 from storage.models import Source
 

@@ -37,12 +37,12 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import ColumnElement, Engine, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from mediawatch.config import Config
-from mediawatch.errors import MediawatchError
+from clock.moments import utcnow
+from config.models import Config
+from errors import MediawatchError
 from scheduler.crawl_process import crawl_command, run_crawl_process
 from scheduler.lock import ServiceLock, retry_seconds
 from scheduler.metrics import ServiceMetrics, serve_health
-from storage.clock import utcnow
 from storage.engine import is_sqlite, session_factory, transaction
 from storage.models import Article, Poll, Source
 
@@ -259,7 +259,7 @@ class Service:
     def index(self) -> None:
         """Keep the search index current (new articles are queued by database triggers)."""
         with self._job("index"):
-            from reports.search_index import sync_search_index
+            from archive.search_index import sync_search_index
 
             indexed = sync_search_index(self.sessions)
             if indexed:
@@ -370,7 +370,7 @@ class Service:
 
 def _source_queue(config: Config, sessions: sessionmaker[Session]) -> SourceQueue:
     from scheduler.queue import SourceQueue
-    from spiders.worker import connect_redis, frontier_keys
+    from spiders.distributed.worker import connect_redis, frontier_keys
 
     assert config.cluster is not None
     return SourceQueue(

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, text
 
-from storage.clock import utcnow
+from clock.moments import utcnow
 
 logger = logging.getLogger(__name__)
 

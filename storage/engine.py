@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
-from mediawatch.errors import StorageError
+from errors import StorageError
 
 logger = logging.getLogger(__name__)
 

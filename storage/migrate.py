@@ -15,7 +15,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from mediawatch.errors import StorageError
+from errors import StorageError
 
 logger = logging.getLogger(__name__)
 

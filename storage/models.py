@@ -1,6 +1,6 @@
 """The tables of mediawatch, as SQLAlchemy 2 typed models.
 
-Times are stored as naive UTC datetimes (``storage.clock.utc`` makes them) so that
+Times are stored as naive UTC datetimes (``clock.moments.utc`` makes them) so that
 SQLite and PostgreSQL compare them the same way.
 """
 

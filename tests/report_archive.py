@@ -1,5 +1,5 @@
 """A small archive for report, search and rematch tests: articles stored as the store
-pipeline stores them (mentions from ``mediawatch.mentions.mention_rows``, story ids,
+pipeline stores them (mentions from ``watchlist.mentions.mention_rows``, story ids,
 seen_at)."""
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from datetime import datetime
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from mediawatch.config import ClusterConfig
-from mediawatch.mentions import mention_rows
-from mediawatch.watchlist import Watchlist
+from config.models import ClusterConfig
 from storage.engine import session_factory, transaction
 from storage.models import Article, Mention, Source
+from watchlist.matcher import Watchlist
+from watchlist.mentions import mention_rows
 
 CLUSTERS = (
     ClusterConfig(

@@ -14,9 +14,9 @@ from sqlalchemy import update
 
 from alerts.claims import REJECTED_TRIES
 from alerts.outbox import enqueue
-from mediawatch.config import load_config
+from clock.moments import utcnow
+from config.load import load_config
 from scheduler.service import Service
-from storage.clock import utcnow
 from storage.engine import make_engine, session_factory, transaction
 from storage.models import OutboxMessage
 

@@ -15,8 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from alerts.spikes import SpikeParams, detect_spikes
-from mediawatch.config import AlarmRate, DetectionConfig, parse_alarm_rate, parse_config
-from mediawatch.errors import ConfigError
+from config.detection import AlarmRate, DetectionConfig, parse_alarm_rate
+from config.load import parse_config
+from errors import ConfigError
 
 START = datetime(2025, 1, 6)
 HOUR = timedelta(hours=1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from spiders.canonical import canonical_url, prefer_canonical, site_of
+from spiders.parsing.canonical import canonical_url, prefer_canonical, site_of
 
 
 @pytest.mark.parametrize(

@@ -28,8 +28,14 @@ from alerts.channels.base import MessageRejectedError
 from alerts.channels.email import message_id
 from alerts.channels.slack import retry_after_seconds
 from alerts.message import Alert, Headline
-from mediawatch import config as cfg
-from mediawatch.errors import DeliveryError
+from config.channels import (
+    AlertsConfig,
+    AppriseChannelConfig,
+    ConsoleChannelConfig,
+    EmailChannelConfig,
+    SlackChannelConfig,
+)
+from errors import DeliveryError
 
 # apprise 2.x imports the deprecated imghdr module when it loads its plugins.
 pytestmark = pytest.mark.filterwarnings("ignore:'imghdr' is deprecated:DeprecationWarning")
@@ -53,7 +59,7 @@ ALERT = Alert(
 )
 
 
-def email_config(sink: SmtpSink, **changes: object) -> cfg.EmailChannel:
+def email_config(sink: SmtpSink, **changes: object) -> EmailChannelConfig:
     values: dict[str, object] = {
         "type": "email",
         "smtp_host": sink.host,
@@ -65,7 +71,7 @@ def email_config(sink: SmtpSink, **changes: object) -> cfg.EmailChannel:
         "timeout": "5s",
     }
     values.update(changes)
-    return cfg.EmailChannel.model_validate(values)
+    return EmailChannelConfig.model_validate(values)
 
 
 # -- email ------------------------------------------------------------------------------
@@ -154,7 +160,7 @@ def test_smtp_server_down_is_a_delivery_error(smtp_sink: SmtpSink) -> None:
 
 
 def slack(hook: SlackHook, **environ: str) -> SlackChannel:
-    config = cfg.SlackChannel(type="slack", webhook_url_env="TEST_SLACK_URL")
+    config = SlackChannelConfig(type="slack", webhook_url_env="TEST_SLACK_URL")
     return SlackChannel(config, environ={"TEST_SLACK_URL": hook.url, **environ}, timeout=5)
 
 
@@ -292,7 +298,7 @@ def test_a_webhook_that_hangs_or_hangs_up_is_a_temporary_failure(
 ) -> None:
     slack_hook.hang_seconds = 1.0
     slack_hook.script("7:open:slack", answer)
-    config = cfg.SlackChannel(type="slack", webhook_url_env="TEST_SLACK_URL")
+    config = SlackChannelConfig(type="slack", webhook_url_env="TEST_SLACK_URL")
     channel = SlackChannel(config, environ={"TEST_SLACK_URL": slack_hook.url}, timeout=0.3)
     with pytest.raises(DeliveryError, match="cannot reach the Slack webhook") as caught:
         channel.send(ALERT, "7:open:slack")
@@ -309,7 +315,7 @@ def test_slack_down_does_not_leak_the_url(slack_hook: SlackHook) -> None:
 
 
 def test_slack_missing_variable_is_named() -> None:
-    channel = SlackChannel(cfg.SlackChannel(type="slack", webhook_url_env="NOPE_URL"), environ={})
+    channel = SlackChannel(SlackChannelConfig(type="slack", webhook_url_env="NOPE_URL"), environ={})
     with pytest.raises(DeliveryError, match="NOPE_URL"):
         channel.send(ALERT, "7:open:slack")
 
@@ -318,7 +324,7 @@ def test_slack_missing_variable_is_named() -> None:
 
 
 def test_apprise_json_webhook_reaches_the_local_server(slack_hook: SlackHook) -> None:
-    config = cfg.AppriseChannel(type="apprise", urls_env="TEST_APPRISE_URLS")
+    config = AppriseChannelConfig(type="apprise", urls_env="TEST_APPRISE_URLS")
     channel = AppriseChannel(config, environ={"TEST_APPRISE_URLS": slack_hook.apprise_url})
     channel.send(ALERT, "7:open:apprise")
     [request] = [r for r in slack_hook.accepted if r.path == "/apprise"]
@@ -334,7 +340,7 @@ def test_an_apprise_server_asking_for_a_huge_wait_fails_the_try_instead_of_hangi
     self-hosted Fluxer's 429 ``Retry-After``: 31 years), with the message claimed and the
     deliver job blocked. The try fails instead, and the outbox retries it later."""
     url = f"fluxer://127.0.0.1:{slack_hook.port}/123456789012345678/{'t0ken' * 6}?mode=private"
-    config = cfg.AppriseChannel(type="apprise", urls_env="TEST_APPRISE_URLS")
+    config = AppriseChannelConfig(type="apprise", urls_env="TEST_APPRISE_URLS")
     channel = AppriseChannel(config, environ={"TEST_APPRISE_URLS": url})
     slack_hook.fail(429, retry_after="1000000000")
     outcome: list[BaseException | None] = []
@@ -361,7 +367,7 @@ def test_an_apprise_server_asking_for_a_huge_wait_fails_the_try_instead_of_hangi
 def test_apprise_failure_is_a_delivery_error_naming_no_url(slack_hook: SlackHook) -> None:
     slack_hook.fail(500)
     secret_url = slack_hook.apprise_url.replace("/apprise", "/apprise?token=hush-hush-123")
-    config = cfg.AppriseChannel(type="apprise", urls_env="TEST_APPRISE_URLS")
+    config = AppriseChannelConfig(type="apprise", urls_env="TEST_APPRISE_URLS")
     channel = AppriseChannel(config, environ={"TEST_APPRISE_URLS": secret_url})
     with pytest.raises(DeliveryError, match="apprise could not notify") as caught:
         channel.send(ALERT, "7:open:apprise")
@@ -369,7 +375,7 @@ def test_apprise_failure_is_a_delivery_error_naming_no_url(slack_hook: SlackHook
 
 
 def test_apprise_rejects_a_url_it_does_not_know() -> None:
-    config = cfg.AppriseChannel(type="apprise", urls_env="TEST_APPRISE_URLS")
+    config = AppriseChannelConfig(type="apprise", urls_env="TEST_APPRISE_URLS")
     channel = AppriseChannel(config, environ={"TEST_APPRISE_URLS": "nonsense-url-abc"})
     with pytest.raises(DeliveryError, match="URL #1 in environment variable TEST_APPRISE_URLS"):
         channel.send(ALERT, "7:open:apprise")
@@ -379,7 +385,7 @@ def test_apprise_per_url_channel_sends_to_its_url_alone(slack_hook: SlackHook) -
     other = SlackHook()
     other.start()
     try:
-        config = cfg.AppriseChannel(type="apprise", urls_env="TEST_APPRISE_URLS")
+        config = AppriseChannelConfig(type="apprise", urls_env="TEST_APPRISE_URLS")
         environ = {"TEST_APPRISE_URLS": f"{slack_hook.apprise_url} {other.apprise_url}"}
         channel = AppriseChannel(config, environ=environ)
         other.fail(500)
@@ -401,13 +407,15 @@ def test_apprise_per_url_channel_sends_to_its_url_alone(slack_hook: SlackHook) -
 
 def test_console_prints_the_text() -> None:
     stream = io.StringIO()
-    ConsoleChannel(cfg.ConsoleChannel(type="console"), stream=stream).send(ALERT, "7:open:console")
+    ConsoleChannel(ConsoleChannelConfig(type="console"), stream=stream).send(
+        ALERT, "7:open:console"
+    )
     assert "Spike: Interior Ministry" in stream.getvalue()
     assert "ref 7:open:console" in stream.getvalue()
 
 
 def test_build_channels_never_needs_the_secrets_up_front(caplog) -> None:  # type: ignore[no-untyped-def]
-    alerts = cfg.AlertsConfig.model_validate(
+    alerts = AlertsConfig.model_validate(
         {
             "channels": [
                 {"type": "email", "from": "a@b.example", "to": ["c@d.example"]},

@@ -33,7 +33,7 @@ from newsroom_content import HOSTILE_PAGES, build_standard, sources_toml
 from slack_hook import SlackHook
 from sqlalchemy import create_engine, text
 
-from spiders.canonical import canonical_url
+from spiders.parsing.canonical import canonical_url
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -134,7 +134,7 @@ def room() -> Iterator[Newsroom]:
 def write_quiet_history(url: str, days: int = 16, seed: int = 11) -> int:
     """Two-plus weeks of the ``SPIKE`` cluster at 0-1 story an hour, ending two hours ago,
     written the way the pipeline stores articles and mentions."""
-    from storage.clock import utcnow
+    from clock.moments import utcnow
     from storage.engine import make_engine, session_factory, transaction
     from storage.models import Article as Stored
     from storage.models import Mention
@@ -237,7 +237,7 @@ class Cluster:
 
     def poll_now(self, names: str) -> None:
         """Make the sources whose name is LIKE ``names`` due now (an editor's "poll now")."""
-        from storage.clock import utcnow
+        from clock.moments import utcnow
 
         self.query(
             "UPDATE sources SET next_poll_at = :now WHERE name LIKE :names",
@@ -409,8 +409,8 @@ def test_killing_a_worker_and_the_leader_loses_and_doubles_nothing(  # type: ign
 
 
 def test_a_ticket_round_trips_and_goes_stale_after_its_lease() -> None:
-    from spiders.frontier import Ticket
-    from spiders.news import SourceJob
+    from spiders.crawler.news import SourceJob
+    from spiders.distributed.frontier import Ticket
 
     claimed = datetime(2026, 11, 20, 12, 0)
     ticket = Ticket("p1", SourceJob("Rudaw", "https://example.org/rss", etag='"x"'),
@@ -433,10 +433,10 @@ def test_a_dead_leaders_lock_is_free_within_the_takeover_bound(seconds: int) -> 
 def test_the_ledger_completes_a_poll_exactly_once(redis_prefix: str) -> None:
     import redis
 
-    from spiders.frontier import FrontierKeys, Ticket
-    from spiders.ledger import PollLedger
-    from spiders.news import SourceJob
-    from spiders.polls import PollResult
+    from spiders.crawler.news import SourceJob
+    from spiders.distributed.frontier import FrontierKeys, Ticket
+    from spiders.distributed.ledger import PollLedger
+    from spiders.polling.polls import PollResult
 
     now = datetime(2026, 11, 20, 12, 0)
     ledger = PollLedger(redis.Redis.from_url(REDIS_SERVER), FrontierKeys(redis_prefix),
@@ -462,7 +462,7 @@ def test_article_fingerprints_expire_and_redirect_hops_are_never_filtered(
     import redis
     import scrapy
 
-    from spiders.frontier import LeasedDupeFilter
+    from spiders.distributed.frontier import LeasedDupeFilter
 
     dupes = LeasedDupeFilter(redis.Redis.from_url(REDIS_SERVER), f"{redis_prefix}:fp", ttl=1.0)
     page = scrapy.Request("http://example.org/a.html")
@@ -475,8 +475,8 @@ def test_article_fingerprints_expire_and_redirect_hops_are_never_filtered(
 
 
 def test_cluster_mode_needs_postgresql(tmp_path: Path) -> None:
-    from mediawatch.config import load_config
-    from mediawatch.errors import ConfigError
+    from config.load import load_config
+    from errors import ConfigError
 
     path = tmp_path / "config.toml"
     path.write_text('[cluster]\nredis_url = "redis://127.0.0.1:6379/0"\n')
@@ -489,11 +489,11 @@ def test_steps_of_one_poll_share_one_article_budget(redis_prefix: str) -> None:
     several workers; they still spend one max_articles_per_poll between them."""
     import redis
 
-    from spiders.feeds import FeedEntry
-    from spiders.frontier import FrontierKeys, Ticket
-    from spiders.ledger import PollLedger
-    from spiders.news import NewsSpider, SourceJob
-    from spiders.polls import PollResult
+    from spiders.crawler.news import NewsSpider, SourceJob
+    from spiders.distributed.frontier import FrontierKeys, Ticket
+    from spiders.distributed.ledger import PollLedger
+    from spiders.parsing.feeds import FeedEntry
+    from spiders.polling.polls import PollResult
 
     now = datetime(2026, 11, 20, 12, 0)
     job = SourceJob("Index", "http://x.example/index.xml", kind="sitemap")

@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from mediawatch.config import Config, format_duration, load_config, parse_duration
-from mediawatch.errors import ConfigError
+from clock.durations import format_duration, parse_duration
+from config.load import load_config
+from config.models import Config
+from errors import ConfigError
 
 MINIMAL = """
 [storage]

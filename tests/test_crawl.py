@@ -20,7 +20,7 @@ from newsroom_content import (
     sources_toml,
 )
 
-from spiders.canonical import canonical_url
+from spiders.parsing.canonical import canonical_url
 
 pytestmark = pytest.mark.slow
 

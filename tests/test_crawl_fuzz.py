@@ -38,7 +38,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from newsroom import Newsroom, Reply, page
 
-from spiders.canonical import canonical_url
+from spiders.parsing.canonical import canonical_url
 
 pytestmark = pytest.mark.slow
 

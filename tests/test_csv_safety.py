@@ -15,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from report_archive import CLUSTERS, config_toml, make_archive
 
+from config.models import ClusterConfig
 from mediawatch.cli.output import print_rows
-from mediawatch.config import ClusterConfig
 from reports.render.delimited import FORMULA_STARTS
 from storage.engine import make_engine
 

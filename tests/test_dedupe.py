@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
-from spiders.dedupe import (
+from spiders.parsing.dedupe import (
     Fingerprint,
     FingerprintIndex,
     check_duplicate,

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from mediawatch.config import load_config
-from mediawatch.watchlist import Watchlist
+from config.load import load_config
+from watchlist.matcher import Watchlist
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -40,7 +40,7 @@ from alerts.channels import Channel, EmailChannel, SlackChannel
 from alerts.claims import REJECTED_TRIES
 from alerts.history import recent_episodes
 from alerts.outbox import deliver_due, enqueue
-from mediawatch import config as cfg
+from config.channels import EmailChannelConfig, SlackChannelConfig
 from storage.engine import make_engine, session_factory, transaction
 from storage.migrate import upgrade
 from storage.models import AlertEpisode, OutboxMessage
@@ -142,7 +142,7 @@ def sessions(sqlite_url: str) -> Iterator[sessionmaker[Session]]:
 
 
 def channels_for(sink: SmtpSink, hook: SlackHook) -> dict[str, Channel]:
-    email = cfg.EmailChannel.model_validate(
+    email = EmailChannelConfig.model_validate(
         {
             "type": "email",
             "smtp_host": sink.host,
@@ -154,7 +154,7 @@ def channels_for(sink: SmtpSink, hook: SlackHook) -> dict[str, Channel]:
             "timeout": "5s",
         }
     )
-    slack = cfg.SlackChannel(type="slack", webhook_url_env="FUZZ_SLACK_URL")
+    slack = SlackChannelConfig(type="slack", webhook_url_env="FUZZ_SLACK_URL")
     return {
         "email": EmailChannel(email, environ={"FUZZ_SMTP_PASSWORD": SMTP_PASSWORD}),
         "slack": SlackChannel(slack, environ={"FUZZ_SLACK_URL": hook.url}, timeout=SLACK_TIMEOUT),

@@ -14,7 +14,17 @@ from packaging.requirements import Requirement
 from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("mediawatch", "spiders", "scheduler", "storage", "alerts", "reports")
+PACKAGES = tuple(
+    sorted(
+        {
+            name.split(".")[0]
+            for name in tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))[
+                "tool"
+            ]["setuptools"]["packages"]
+        }
+    )
+)
+"""The project's own top-level packages, as pyproject.toml installs them."""
 
 # APIs newer than a library's oldest release: (library, pattern in the code, first version).
 NEWER_APIS = (

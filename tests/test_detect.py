@@ -14,7 +14,8 @@ from sqlalchemy.exc import IntegrityError
 
 from alerts.detect import backtest, run_detection
 from alerts.message import Alert
-from mediawatch.config import Config, parse_config
+from config.load import parse_config
+from config.models import Config
 from storage.engine import make_engine, session_factory, transaction
 from storage.migrate import upgrade
 from storage.models import AlertEpisode, Article, Mention, OutboxMessage, Poll, Source

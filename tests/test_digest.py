@@ -18,7 +18,9 @@ from sqlalchemy import Engine, select
 from alerts import render
 from alerts.digest import digest_time, due_digest
 from alerts.message import Alert, Headline
-from mediawatch.config import Config, parse_clock_time, parse_config
+from config.channels import parse_clock_time
+from config.load import parse_config
+from config.models import Config
 from scheduler.service import Service
 from storage.engine import make_engine, session_factory, transaction
 from storage.models import AlertEpisode, OutboxMessage

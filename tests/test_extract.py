@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from spiders.extract import extract_article
-from spiders.language import choose_language, detect_language
+from spiders.parsing.extract import extract_article
+from spiders.parsing.language import choose_language, detect_language
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 

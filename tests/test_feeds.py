@@ -9,15 +9,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from spiders.aggregators import (
+from clock.moments import LONGEST_RETRY_AFTER, retry_after_seconds
+from spiders.crawler.news import published_at
+from spiders.parsing.aggregators import (
     aggregator_of,
     clean_aggregator_title,
     decode_google_news_link,
     entry_publisher,
 )
-from spiders.feeds import MAX_TTL, FeedEntry, parse_date, parse_feed, ttl_hint
-from spiders.news import published_at
-from storage.clock import LONGEST_RETRY_AFTER, retry_after_seconds
+from spiders.parsing.feeds import MAX_TTL, FeedEntry, parse_date, parse_feed, ttl_hint
 
 ODD_RETRY_AFTERS = [
     "1000000000000",

@@ -18,12 +18,12 @@ import scrapy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mediawatch.config import parse_config
-from spiders import request_json
-from spiders.feeds import FeedEntry
-from spiders.frontier import FrontierKeys
-from spiders.news import NewsSpider, SourceJob
-from spiders.sitemaps import SitemapEntry
+from config.load import parse_config
+from spiders.crawler.news import NewsSpider, SourceJob
+from spiders.distributed import request_json
+from spiders.distributed.frontier import FrontierKeys
+from spiders.parsing.feeds import FeedEntry
+from spiders.parsing.sitemaps import SitemapEntry
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore::scrapy.exceptions.ScrapyDeprecationWarning"  # scrapy-redis calls old Scrapy APIs
@@ -56,7 +56,7 @@ def _worker_scheduler(prefix: str) -> tuple[Any, NewsSpider]:
     from scrapy.utils.test import get_crawler
     from scrapy_redis.scheduler import Scheduler
 
-    from spiders.worker import worker_settings
+    from spiders.distributed.worker import worker_settings
 
     config = parse_config(
         {

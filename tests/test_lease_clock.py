@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from alerts.claims import claim, recover_interrupted
 from alerts.message import Alert
 from alerts.outbox import enqueue
-from spiders.frontier import Ticket
-from spiders.news import SourceJob
-from storage.clock import utcnow
+from clock.moments import utcnow
+from spiders.crawler.news import SourceJob
+from spiders.distributed.frontier import Ticket
 from storage.dbclock import DatabaseClock
 from storage.engine import make_engine, session_factory, transaction
 from storage.migrate import upgrade

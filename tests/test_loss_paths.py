@@ -16,7 +16,7 @@ import pytest
 from crawl_cli import mediawatch
 from newsroom import Article, Newsroom, Reply, page
 
-from spiders.canonical import canonical_url
+from spiders.parsing.canonical import canonical_url
 
 pytestmark = pytest.mark.slow
 

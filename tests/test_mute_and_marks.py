@@ -10,7 +10,7 @@ import pytest
 from test_detect import CLUSTER, PUBLISHERS, Newsroom, burst_hour
 
 from alerts.feedback import MarkedEpisode, precision
-from storage.clock import utcnow
+from clock.moments import utcnow
 from storage.engine import make_engine, session_factory, transaction
 from storage.models import AlertEpisode
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mediawatch.normalize import _normalize_general, normalize, normalize_with_spans
+from watchlist.normalize import _normalize_general, normalize, normalize_with_spans
 
 
 @pytest.mark.parametrize(

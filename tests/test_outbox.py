@@ -34,8 +34,8 @@ from alerts.outbox import (
     recover_interrupted,
     retry_delay,
 )
-from mediawatch import config as cfg
-from mediawatch.errors import DeliveryError
+from config.channels import AlertsConfig, EmailChannelConfig, SlackChannelConfig
+from errors import DeliveryError
 from storage.engine import session_factory, transaction
 from storage.models import OutboxMessage
 
@@ -88,7 +88,7 @@ def sessions(migrated_engine: Engine) -> sessionmaker[Session]:
 
 
 def email_channel(sink: SmtpSink) -> EmailChannel:
-    config = cfg.EmailChannel.model_validate(
+    config = EmailChannelConfig.model_validate(
         {
             "type": "email",
             "smtp_host": sink.host,
@@ -104,7 +104,7 @@ def email_channel(sink: SmtpSink) -> EmailChannel:
 
 
 def slack_channel(hook: SlackHook) -> SlackChannel:
-    config = cfg.SlackChannel(type="slack", webhook_url_env="TEST_SLACK_URL")
+    config = SlackChannelConfig(type="slack", webhook_url_env="TEST_SLACK_URL")
     return SlackChannel(config, environ={"TEST_SLACK_URL": hook.url}, timeout=5)
 
 
@@ -573,7 +573,7 @@ def test_apprise_retries_only_the_url_that_failed(
     other.start()
     try:
         environ = {"TEST_APPRISE_URLS": f"{slack_hook.apprise_url}, {other.apprise_url}"}
-        alerts = cfg.AlertsConfig.model_validate(
+        alerts = AlertsConfig.model_validate(
             {"channels": [{"type": "apprise", "urls_env": "TEST_APPRISE_URLS"}]}
         )
         names = delivery_names(alerts, environ)
@@ -600,7 +600,7 @@ def test_apprise_retries_only_the_url_that_failed(
 
 
 def test_apprise_delivery_names_and_resolution() -> None:
-    alerts = cfg.AlertsConfig.model_validate(
+    alerts = AlertsConfig.model_validate(
         {
             "channels": [
                 {"type": "apprise", "name": "ops", "urls_env": "OPS_URLS"},

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mediawatch.errors import ConfigError
-from mediawatch.periods import EARLIEST, LATEST, MAX_BUCKETS, check_bucket_count, parse_moment
+from clock.periods import EARLIEST, LATEST, MAX_BUCKETS, check_bucket_count, parse_moment
+from errors import ConfigError
 
 EXAMPLES = int(os.environ.get("MEDIAWATCH_FUZZ_EXAMPLES", "100"))
 NOW = datetime(2026, 11, 20, 12, 0)

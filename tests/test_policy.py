@@ -8,12 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scheduler.policy import (
-    UNHEALTHY_AFTER_FAILURES,
-    Bounds,
-    PollOutcome,
-    next_schedule,
-)
+from spiders.polling.policy import UNHEALTHY_AFTER_FAILURES, Bounds, PollOutcome, next_schedule
 
 BOUNDS = Bounds(timedelta(minutes=5), timedelta(hours=6))
 NOW = datetime(2026, 11, 20, 12, 0)

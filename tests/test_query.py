@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mediawatch.errors import QuerySyntaxError
-from mediawatch.query import And, Near, Not, Or, Query, Term
+from errors import QuerySyntaxError
+from watchlist.query import And, Near, Not, Or, Query, Term
 
 
 def matches(query: str, text: str) -> bool:

@@ -11,12 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from report_archive import CLUSTERS
 
-from mediawatch.config import ClusterConfig
-from mediawatch.errors import QuerySyntaxError, WatchlistError
-from mediawatch.query import MAX_DEPTH, Query
-from mediawatch.watchlist import Watchlist
-from reports.fts import fts5_match, prefilter, tsquery
-from reports.search import cluster_rules, compile_query
+from archive.fts import fts5_match, prefilter, tsquery
+from archive.search import cluster_rules, compile_query
+from config.models import ClusterConfig
+from errors import QuerySyntaxError, WatchlistError
+from watchlist.matcher import Watchlist
+from watchlist.query import MAX_DEPTH, Query
 
 EXAMPLES = int(os.environ.get("MEDIAWATCH_FUZZ_EXAMPLES", "80"))
 RULES = cluster_rules(CLUSTERS)

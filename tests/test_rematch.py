@@ -7,13 +7,13 @@ from datetime import datetime, timedelta
 from report_archive import CLUSTERS, make_archive
 from sqlalchemy import Engine, select
 
-from mediawatch.config import ClusterConfig
-from mediawatch.watchlist import Watchlist
-from reports.rematch import rematch
-from spiders.items import ArticleItem
-from spiders.store import ArticleStore
+from archive.rematch import rematch
+from config.models import ClusterConfig
+from spiders.crawler.items import ArticleItem
+from spiders.crawler.store import ArticleStore
 from storage.engine import session_factory
 from storage.models import Mention
+from watchlist.matcher import Watchlist
 
 T0 = datetime(2026, 3, 1)
 

@@ -14,7 +14,8 @@ from alerts.channels import build_channels
 from alerts.detect import run_detection
 from alerts.mutes import mute, unmute
 from alerts.outbox import deliver_due
-from mediawatch.config import Config, parse_config
+from config.load import parse_config
+from config.models import Config
 from storage.engine import session_factory, transaction
 from storage.models import AlertEpisode, OutboxMessage
 

@@ -19,8 +19,8 @@ from scrapy import Request
 from scrapy.utils.gz import gunzip
 from scrapy.utils.test import get_crawler
 
-from mediawatch.config import CrawlConfig
-from spiders.safety import (
+from config.models import CrawlConfig
+from spiders.crawler.safety import (
     ForbiddenAddress,
     SafeRedirectMiddleware,
     SsrfGuardMiddleware,
@@ -30,7 +30,7 @@ from spiders.safety import (
     resolved_problem,
     url_problem,
 )
-from spiders.settings import crawler_settings
+from spiders.crawler.settings import crawler_settings
 
 FORBIDDEN = [
     "127.0.0.1",

@@ -12,16 +12,12 @@ from hypothesis import strategies as st
 from report_archive import CLUSTERS, Archive, make_archive
 from sqlalchemy import Engine, func, select
 
-from mediawatch.errors import QuerySyntaxError, WatchlistError
-from mediawatch.mentions import matchable_text
-from reports.search import SearchFilters, cluster_rules, compile_query, search
-from reports.search_index import (
-    pending_count,
-    rebuild_search_index,
-    sync_search_index,
-)
+from archive.search import SearchFilters, cluster_rules, compile_query, search
+from archive.search_index import pending_count, rebuild_search_index, sync_search_index
+from errors import QuerySyntaxError, WatchlistError
 from storage.engine import session_factory, transaction
 from storage.models import Article, Source
+from watchlist.mentions import matchable_text
 
 T0 = datetime(2026, 3, 1, 8, 0)
 RULES = cluster_rules(CLUSTERS)

@@ -13,9 +13,9 @@ import pytest
 from report_archive import Archive, config_toml, make_archive
 from sqlalchemy import Engine, func, select, text
 
-from reports import search_index
-from reports.search import SearchFilters, cluster_rules, search
-from reports.search_index import pending_count, search_body, sync_search_index
+from archive import search_index
+from archive.search import SearchFilters, cluster_rules, search
+from archive.search_index import pending_count, search_body, sync_search_index
 from storage.engine import make_engine, session_factory
 from storage.migrate import upgrade
 
@@ -102,7 +102,7 @@ def test_a_row_the_database_refuses_is_skipped_once_and_logged(
         archive.add(f"PMF {number}", "The PMF said.", T0 + timedelta(minutes=number))
     fill(archive)
     factory = session_factory(pg_archive)
-    with caplog.at_level(logging.WARNING, logger="reports.search_index"):
+    with caplog.at_level(logging.WARNING, logger="archive.search_index"):
         assert sync_search_index(factory, batch=2_000) == 42
     skipped = [r for r in caplog.records if "skipped" in r.getMessage()]
     assert len(skipped) == 1 and "tsvector" in skipped[0].getMessage()

@@ -14,9 +14,9 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from slack_hook import SlackHook, slack_hook_fixture  # noqa: F401
 
-from mediawatch.config import parse_config
-from mediawatch.logs import SECRET_MASK, configure_logging, mask_secrets
-from mediawatch.secrets import redact_url
+from config.load import parse_config
+from logs.configure import SECRET_MASK, configure_logging, mask_secrets
+from logs.secrets import redact_url
 
 pytestmark = pytest.mark.filterwarnings("ignore:'imghdr' is deprecated:DeprecationWarning")
 

@@ -6,7 +6,7 @@ import gzip
 import time
 from datetime import datetime, timedelta
 
-from spiders.sitemaps import parse_sitemap, recent_entries
+from spiders.parsing.sitemaps import parse_sitemap, recent_entries
 
 NOW = datetime(2026, 11, 20, 12, 0)
 

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
-from mediawatch.errors import StorageError
+from errors import StorageError
 from storage.engine import make_engine, session_factory, transaction
 from storage.migrate import current_revision, head_revision, require_current, upgrade
 from storage.models import Article, Mention, Source

@@ -16,12 +16,12 @@ from sqlalchemy import Engine, event, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from mediawatch.config import CrawlConfig, SourceConfig
-from scheduler.polling import adaptive_plan
-from spiders.feeds import parse_feed
-from spiders.items import ArticleItem
-from spiders.polls import PollResult, record_poll
-from spiders.store import ArticleStore, StoreOutcome, StorePipeline
+from config.models import CrawlConfig, SourceConfig
+from spiders.crawler.items import ArticleItem
+from spiders.crawler.store import ArticleStore, StoreOutcome, StorePipeline
+from spiders.parsing.feeds import parse_feed
+from spiders.polling.plan import adaptive_plan
+from spiders.polling.polls import PollResult, record_poll
 from storage.engine import make_engine, session_factory, transaction
 from storage.models import Article, ArticleAlias, Mention, Source
 from storage.queries import add_aliases, known_urls, stored_urls, sync_sources
@@ -253,9 +253,9 @@ def test_a_lost_race_falls_back_to_row_by_row(
     loser.open()
     winner.add(item("https://wire.example/shared", now))
     winner.close()
-    import spiders.store
+    import spiders.crawler.store
 
-    monkeypatch.setattr(spiders.store, "stored_urls", lambda session, urls: set())  # type: ignore[attr-defined]
+    monkeypatch.setattr(spiders.crawler.store, "stored_urls", lambda session, urls: set())  # type: ignore[attr-defined]
     loser.add(
         item(
             "https://own.example/x",

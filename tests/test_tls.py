@@ -23,8 +23,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from newsroom import Article, Feed, Newsroom
 
-from mediawatch.config import parse_config
-from mediawatch.errors import ConfigError
+from config.load import parse_config
+from errors import ConfigError
 
 pytestmark = pytest.mark.slow
 

@@ -6,9 +6,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mediawatch.config import ClusterConfig, parse_config
-from mediawatch.errors import ConfigError, WatchlistError
-from mediawatch.watchlist import Watchlist
+from config.load import parse_config
+from config.models import ClusterConfig
+from errors import ConfigError, WatchlistError
+from watchlist.matcher import Watchlist
 
 
 def cluster(name: str, *terms: str, **options: object) -> ClusterConfig:

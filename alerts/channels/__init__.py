@@ -22,7 +22,14 @@ from alerts.channels.base import Channel, RateLimitedError, scrub
 from alerts.channels.console import ConsoleChannel
 from alerts.channels.email import EmailChannel
 from alerts.channels.slack import SlackChannel
-from mediawatch import config as cfg
+from config.channels import (
+    AlertsConfig,
+    AppriseChannelConfig,
+    ConsoleChannelConfig,
+    EmailChannelConfig,
+    SlackChannelConfig,
+)
+from config.models import ClusterConfig
 
 __all__ = [
     "AppriseChannel",
@@ -42,28 +49,28 @@ __all__ = [
 
 
 def build_channel(
-    channel: cfg.EmailChannel | cfg.SlackChannel | cfg.AppriseChannel | cfg.ConsoleChannel,
+    channel: EmailChannelConfig | SlackChannelConfig | AppriseChannelConfig | ConsoleChannelConfig,
     environ: Mapping[str, str] | None = None,
 ) -> Channel:
     """One channel from its config entry; secrets are read from ``environ`` at send time."""
-    if isinstance(channel, cfg.EmailChannel):
+    if isinstance(channel, EmailChannelConfig):
         return EmailChannel(channel, environ)
-    if isinstance(channel, cfg.SlackChannel):
+    if isinstance(channel, SlackChannelConfig):
         return SlackChannel(channel, environ)
-    if isinstance(channel, cfg.AppriseChannel):
+    if isinstance(channel, AppriseChannelConfig):
         return AppriseChannel(channel, environ)
     return ConsoleChannel(channel)
 
 
 def build_channels(
-    alerts: cfg.AlertsConfig, environ: Mapping[str, str] | None = None
+    alerts: AlertsConfig, environ: Mapping[str, str] | None = None
 ) -> dict[str, Channel]:
     """Every configured channel, by name, in config order."""
     return {channel.name: build_channel(channel, environ) for channel in alerts.channels}
 
 
 def delivery_names(
-    alerts: cfg.AlertsConfig,
+    alerts: AlertsConfig,
     environ: Mapping[str, str] | None = None,
     only: Collection[str] | None = None,
 ) -> list[str]:
@@ -76,7 +83,7 @@ def delivery_names(
         if only is not None and channel.name not in only:
             continue
         count = 0
-        if isinstance(channel, cfg.AppriseChannel):
+        if isinstance(channel, AppriseChannelConfig):
             count = len(split_urls(env.get(channel.urls_env, "")))
         if count > 1:
             names += [f"{channel.name}#{number}" for number in range(1, count + 1)]
@@ -86,7 +93,7 @@ def delivery_names(
 
 
 def routed_names(
-    alerts: cfg.AlertsConfig, cluster: cfg.ClusterConfig, environ: Mapping[str, str] | None = None
+    alerts: AlertsConfig, cluster: ClusterConfig, environ: Mapping[str, str] | None = None
 ) -> list[str]:
     """The outbox channel names ``cluster``'s alerts are queued for when they fire: its
     channels (every channel when it names none), instant ones only."""
@@ -99,7 +106,7 @@ def routed_names(
     return delivery_names(alerts, environ, chosen)
 
 
-def routes_to(channel: str, cluster: cfg.ClusterConfig) -> bool:
+def routes_to(channel: str, cluster: ClusterConfig) -> bool:
     """Whether ``cluster``'s alerts go to the channel named ``channel``."""
     return cluster.channels is None or channel in cluster.channels
 

@@ -24,8 +24,8 @@ import apprise
 from alerts import render
 from alerts.channels.base import scrub, secret_from_env
 from alerts.message import Alert
-from mediawatch.config import AppriseChannel as AppriseConfig
-from mediawatch.errors import DeliveryError
+from config.channels import AppriseChannelConfig as AppriseConfig
+from errors import DeliveryError
 
 logger = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from typing import Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
 from alerts.message import Alert
-from mediawatch.errors import DeliveryError
+from errors import DeliveryError
 
 MAX_ERROR_LENGTH = 500
 MAX_RETRY_AFTER = 3600.0

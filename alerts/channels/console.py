@@ -7,8 +7,8 @@ from typing import TextIO
 
 from alerts import render
 from alerts.message import Alert
-from mediawatch.config import ConsoleChannel as ConsoleConfig
-from mediawatch.errors import DeliveryError
+from config.channels import ConsoleChannelConfig as ConsoleConfig
+from errors import DeliveryError
 
 RULE = "=" * 72
 

@@ -27,8 +27,8 @@ from email.utils import formatdate
 from alerts import render
 from alerts.channels.base import MessageRejectedError, scrub, secret_from_env
 from alerts.message import Alert
-from mediawatch.config import EmailChannel as EmailConfig
-from mediawatch.errors import DeliveryError
+from config.channels import EmailChannelConfig as EmailConfig
+from errors import DeliveryError
 
 logger = logging.getLogger(__name__)
 

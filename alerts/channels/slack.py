@@ -31,10 +31,10 @@ from alerts.channels.base import (
     secret_from_env,
 )
 from alerts.message import Alert
-from mediawatch.config import SlackChannel as SlackConfig
-from mediawatch.errors import DeliveryError
-from storage.clock import retry_after_seconds as header_seconds
-from storage.clock import utc, utcnow
+from clock.moments import retry_after_seconds as header_seconds
+from clock.moments import utc, utcnow
+from config.channels import SlackChannelConfig as SlackConfig
+from errors import DeliveryError
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ class SlackChannel:
 
 
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float:
-    """``Retry-After`` as seconds (``storage.clock.retry_after_seconds``): default 60 s when
+    """``Retry-After`` as seconds (``clock.moments.retry_after_seconds``): default 60 s when
     absent or unreadable, always 1 s to 1 h, so the outbox can add it to a date."""
     moment = utc(now) if now is not None else utcnow()
     seconds = header_seconds(value, moment)

@@ -12,8 +12,8 @@ from typing import NoReturn
 
 import typer
 
+from errors import MediawatchError
 from mediawatch.cli.app import app
-from mediawatch.errors import MediawatchError
 
 # Command modules register themselves on ``app`` when imported.
 from mediawatch.cli import database as _database  # noqa: F401  isort: skip

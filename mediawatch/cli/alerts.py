@@ -52,8 +52,8 @@ def list_alerts(
     """
     from alerts.history import last_errors, recent_episodes
     from alerts.mutes import muted_until
-    from mediawatch.periods import parse_moment
-    from storage.clock import utcnow
+    from clock.moments import utcnow
+    from clock.periods import parse_moment
     from storage.engine import session_factory
 
     output = _format(fmt)
@@ -102,8 +102,8 @@ def test_channels(
     """
     from alerts.channels import build_channels
     from alerts.render import make_test_alert
-    from mediawatch.errors import DeliveryError
-    from storage.clock import utcnow
+    from clock.moments import utcnow
+    from errors import DeliveryError
 
     config = state(ctx).config
     channels = build_channels(config.alerts)
@@ -153,7 +153,7 @@ def deliver(
     from alerts.channels import build_channels
     from alerts.digest import queue_due_digests
     from alerts.outbox import deliver_due
-    from storage.clock import utcnow
+    from clock.moments import utcnow
     from storage.engine import session_factory, transaction
 
     config = state(ctx).config
@@ -190,8 +190,8 @@ def mute_cluster(
     Example: mediawatch alerts mute "Interior Ministry" --for 24h
     """
     from alerts.mutes import mute
-    from mediawatch.config import parse_duration
-    from storage.clock import utcnow
+    from clock.durations import parse_duration
+    from clock.moments import utcnow
     from storage.engine import session_factory, transaction
 
     name = _configured_cluster(ctx, cluster)
@@ -244,7 +244,7 @@ def mark(
     Example: mediawatch alerts mark 42 --false-alarm
     """
     from alerts.feedback import mark_episode
-    from storage.clock import utcnow
+    from clock.moments import utcnow
     from storage.engine import session_factory, transaction
 
     if useful == false_alarm:

@@ -10,8 +10,9 @@ from typing import Annotated
 import typer
 from sqlalchemy import Engine
 
-from mediawatch.config import Config, load_config
-from mediawatch.logs import LogFormat, configure_logging, mask_secrets
+from config.load import load_config
+from config.models import Config
+from logs.configure import LogFormat, configure_logging, mask_secrets
 
 app = typer.Typer(
     name="mediawatch",

@@ -7,10 +7,10 @@ from typing import Annotated
 import typer
 
 from alerts.feedback import Precision
+from config.models import Config
 from mediawatch.cli.alerts import alerts_app
 from mediawatch.cli.app import state
 from mediawatch.cli.output import Format, print_rows
-from mediawatch.config import Config
 
 
 @alerts_app.command("backtest")
@@ -42,8 +42,8 @@ def backtest_command(
     from alerts.detect import backtest
     from alerts.feedback import marked_episodes
     from alerts.feedback import precision as precision_of
-    from mediawatch.periods import check_bucket_count, parse_moment
-    from storage.clock import utcnow
+    from clock.moments import utcnow
+    from clock.periods import check_bucket_count, parse_moment
     from storage.engine import session_factory
 
     if fmt not in (None, "table", "json", "csv", "tsv"):

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from errors import ConfigError
 from mediawatch.cli.app import app, state
 from mediawatch.cli.output import Format, is_tty, print_rows
-from mediawatch.errors import ConfigError
 
 if TYPE_CHECKING:
     pass
@@ -42,9 +42,9 @@ def crawl(
 
     Example: mediawatch crawl --once --source "Rudaw English" --format json
     """
-    from scheduler.polling import adaptive_plan
-    from spiders.run import run_crawl
-    from storage.clock import utcnow
+    from clock.moments import utcnow
+    from spiders.crawler.run import run_crawl
+    from spiders.polling.plan import adaptive_plan
 
     if once == due:
         raise typer.BadParameter("give exactly one of --once or --due", param_hint="--once/--due")

@@ -9,9 +9,9 @@ from typing import Annotated
 
 import typer
 
+from clock.periods import parse_moment
+from errors import ConfigError
 from mediawatch.cli.app import app, state
-from mediawatch.errors import ConfigError
-from mediawatch.periods import parse_moment
 
 
 @app.command()
@@ -22,7 +22,7 @@ def init(ctx: typer.Context) -> None:
 
     Example: mediawatch --config config.toml init
     """
-    from storage.clock import utcnow
+    from clock.moments import utcnow
     from storage.engine import session_factory, transaction
     from storage.migrate import upgrade
     from storage.queries import sync_sources
@@ -62,7 +62,7 @@ def export(
 
     Example: mediawatch export --format jsonl --since 7d > week.jsonl
     """
-    from storage.clock import utcnow
+    from clock.moments import utcnow
     from storage.engine import session_factory
     from storage.queries import article_clusters, iter_articles
 

@@ -9,10 +9,12 @@ from typing import Annotated
 
 import typer
 
+from config.detection import DetectionConfig, parse_alarm_rate
+from config.load import config_path
+from config.models import Config
+from errors import ConfigError
 from mediawatch.cli.app import app, state
 from mediawatch.cli.output import print_rows
-from mediawatch.config import Config, DetectionConfig, config_path, parse_alarm_rate
-from mediawatch.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -121,14 +123,14 @@ def _detection_config(explicit: Path | None) -> DetectionConfig:
         if explicit is not None:
             raise ConfigError(f"{explicit}: config file not found")
         return DetectionConfig()
-    from mediawatch.config import load_config
+    from config.load import load_config
 
     return load_config(explicit).detection
 
 
 def _detect_archive(ctx: typer.Context, fmt: str) -> None:
     from alerts.detect import run_detection
-    from storage.clock import utcnow
+    from clock.moments import utcnow
     from storage.engine import session_factory, transaction
 
     app_state = state(ctx)

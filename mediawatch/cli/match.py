@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from mediawatch.cli.app import app, state
-from mediawatch.watchlist import ClusterVerdict, Watchlist
+from watchlist.matcher import ClusterVerdict, Watchlist
 
 
 @app.command("match")

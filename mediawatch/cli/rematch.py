@@ -9,10 +9,10 @@ from typing import Annotated
 
 import typer
 
+from clock.moments import utcnow
+from clock.periods import parse_moment
 from mediawatch.cli.app import app, state
 from mediawatch.cli.output import print_rows
-from mediawatch.periods import parse_moment
-from storage.clock import utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -34,9 +34,9 @@ def rematch(
 
     Example: mediawatch rematch --since 90d
     """
-    from mediawatch.watchlist import Watchlist
-    from reports.rematch import rematch as run_rematch
+    from archive.rematch import rematch as run_rematch
     from storage.engine import session_factory
+    from watchlist.matcher import Watchlist
 
     if fmt not in ("table", "json"):
         raise typer.BadParameter("use table or json", param_hint="--format")

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from clock.moments import utcnow
+from clock.periods import check_bucket_count, parse_moment
 from mediawatch.cli.app import app, state
-from mediawatch.periods import check_bucket_count, parse_moment
-from storage.clock import utcnow
 
 if TYPE_CHECKING:
     from reports.report import TrendReport

@@ -7,9 +7,9 @@ import sys
 
 import typer
 
+from config.load import config_path
+from logs.configure import configure_logging
 from mediawatch.cli.app import app, state
-from mediawatch.config import config_path
-from mediawatch.logs import configure_logging
 
 
 @app.command()
@@ -22,8 +22,8 @@ def run(ctx: typer.Context) -> None:
 
     Example: mediawatch --config config.toml --log-format json run
     """
+    from clock.moments import utcnow
     from scheduler.service import Service
-    from storage.clock import utcnow
     from storage.dbclock import DatabaseClock
 
     app_state = state(ctx)

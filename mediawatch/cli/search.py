@@ -11,13 +11,13 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from clock.moments import utcnow
+from clock.periods import parse_moment
 from mediawatch.cli.app import app, state
-from mediawatch.periods import parse_moment
 from reports.render.delimited import write_csv
-from storage.clock import utcnow
 
 if TYPE_CHECKING:
-    from reports.search import SearchHit, SearchResult
+    from archive.search import SearchHit, SearchResult
 
 logger = logging.getLogger(__name__)
 
@@ -58,11 +58,11 @@ def search(
 
     Example: mediawatch search '"Interior Ministry" AND (Hashd OR PMF)' --since 30d
     """
-    from mediawatch.watchlist import Watchlist
-    from reports.search import SearchFilters, cluster_rules
-    from reports.search import search as run_search
-    from reports.search_index import sync_search_index
+    from archive.search import SearchFilters, cluster_rules
+    from archive.search import search as run_search
+    from archive.search_index import sync_search_index
     from storage.engine import session_factory
+    from watchlist.matcher import Watchlist
 
     if fmt not in ("table", "json", "csv"):
         raise typer.BadParameter("use table, json or csv", param_hint="--format")

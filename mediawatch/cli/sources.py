@@ -7,9 +7,9 @@ from typing import Annotated
 
 import typer
 
+from clock.durations import format_duration
 from mediawatch.cli.app import app, state
 from mediawatch.cli.output import Format, print_rows
-from mediawatch.config import format_duration
 
 sources_app = typer.Typer(help="The configured sources and their health.", no_args_is_help=True)
 app.add_typer(sources_app, name="sources")
@@ -45,7 +45,7 @@ def status(ctx: typer.Context, fmt: FormatOption = None) -> None:
 
     Example: mediawatch sources status
     """
-    from storage.clock import utcnow
+    from clock.moments import utcnow
     from storage.engine import session_factory
     from storage.queries import articles_per_source, list_sources
 

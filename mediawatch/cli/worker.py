@@ -6,9 +6,9 @@ import sys
 
 import typer
 
+from errors import ConfigError
+from logs.configure import configure_logging
 from mediawatch.cli.app import app, state
-from mediawatch.errors import ConfigError
-from mediawatch.logs import configure_logging
 
 
 @app.command()
@@ -22,8 +22,8 @@ def worker(ctx: typer.Context) -> None:
 
     Example: mediawatch --config config.toml --log-format json worker
     """
-    from scheduler.polling import adaptive_plan
-    from spiders.worker import run_worker
+    from spiders.distributed.worker import run_worker
+    from spiders.polling.plan import adaptive_plan
 
     app_state = state(ctx)
     root_params = ctx.find_root().params

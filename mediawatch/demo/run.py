@@ -20,11 +20,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from mediawatch.config import ClusterConfig, load_config
+from clock.moments import utcnow
+from config.load import load_config
+from config.models import ClusterConfig
+from errors import MediawatchError
 from mediawatch.demo.content import OUTLETS, burst, history
 from mediawatch.demo.server import DemoNewsroom
-from mediawatch.errors import MediawatchError
-from storage.clock import utcnow
 
 logger = logging.getLogger(__name__)
 

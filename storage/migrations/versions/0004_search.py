@@ -4,9 +4,9 @@ Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-25 12:00:00
 
-The index holds each article's *normalised* title and text (``mediawatch.normalize``:
+The index holds each article's *normalised* title and text (``watchlist.normalize``:
 Arabic letter folding, apostrophes, digits, accents), written by
-``reports.search_index.sync_search_index``: the database's own tokenizer cannot do that
+``archive.search_index.sync_search_index``: the database's own tokenizer cannot do that
 folding, and search results must equal what the watch-list matcher decides.
 
 - ``search_pending``: article ids whose words must be (re)indexed. Triggers on

@@ -1,0 +1,1 @@
+"""The archive: full-text search over stored articles, and re-matching them to the watch-list."""

@@ -1,0 +1,1 @@
+"""Logging: one set-up for every command, and secrets masked in every record."""

@@ -1,0 +1,1 @@
+"""The Scrapy crawler: the news spider, its middlewares and settings, and the article store."""

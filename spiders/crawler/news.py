@@ -1,0 +1,471 @@
+"""The one spider: poll each source (feed or sitemap) with a conditional GET, follow its
+new entries to their pages, extract them, and hand ``ArticleItem``s to the pipeline.
+
+Thin on purpose: parsing is in ``feeds``/``sitemaps``/``aggregators``, deciding (dedupe,
+match, store) in the store pipeline, and what each poll found is collected in
+``PollResult``s that ``spiders.crawler.run`` records once the store has flushed.
+
+The rule that keeps coverage: a poll is recorded as answered only once its document was
+read. Anything that goes wrong while reading it fails the poll (its validators are not
+saved, so the next poll reads the document again); one unusable entry is skipped with
+its reason; a child sitemap that fails leaves the poll partial, retried soon.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import scrapy
+from scrapy.http import Response, TextResponse
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.python.failure import Failure
+
+from errors import SourceError
+from spiders.crawler.items import ArticleItem
+from spiders.crawler.politeness import ROLE
+from spiders.parsing.aggregators import (
+    clean_aggregator_title,
+    decode_google_news_link,
+    entry_publisher,
+    is_google_news_link,
+)
+from spiders.parsing.canonical import (
+    MAX_URL_LENGTH,
+    canonical_url,
+    prefer_canonical,
+    registrable_domain,
+    site_of,
+)
+from spiders.parsing.extract import extract_article
+from spiders.parsing.feeds import FeedEntry, looks_like_json, parse_feed
+from spiders.parsing.sitemaps import SitemapEntry, looks_like_sitemap, parse_sitemap, recent_entries
+from spiders.polling.polls import PollResult
+
+logger = logging.getLogger(__name__)
+
+KnownUrls = Callable[[Sequence[str]], set[str]]
+
+MAX_SITEMAP_DEPTH = 2
+"""How deep sitemap indexes are followed: the protocol forbids an index of indexes, but
+sites nest them; an index of indexes of urlsets is followed, nothing deeper."""
+MAX_CHILD_SITEMAPS = 50
+"""Child sitemaps followed per index and poll, newest first."""
+
+
+@dataclass(frozen=True)
+class SourceJob:
+    """What the spider needs of one source: where, what kind, its validators, its manners."""
+
+    name: str
+    url: str
+    kind: str = "feed"
+    etag: str | None = None
+    last_modified: str | None = None
+    obey_robots: bool = True
+    language: str | None = None
+    sitemap_hosts: tuple[str, ...] = ()
+    """Hosts besides the source's own site that its sitemap index may point to."""
+
+
+class NewsSpider(scrapy.Spider):
+    name = "mediawatch"
+
+    def __init__(
+        self,
+        jobs: Sequence[SourceJob],
+        known_urls: KnownUrls,
+        now: Callable[[], datetime],
+        recent: timedelta = timedelta(days=3),
+        max_articles: int = 500,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.jobs = list(jobs)
+        self.known_urls = known_urls
+        self.clock = now
+        self.recent = recent
+        self.max_articles = max_articles
+        started = now()
+        self.results = {job.name: PollResult(job.name, started) for job in self.jobs}
+        self._asked: set[str] = set()
+
+    async def start(self) -> AsyncIterator[scrapy.Request]:
+        for job in self.jobs:
+            yield self.feed_request(job)
+
+    def feed_request(self, job: SourceJob) -> scrapy.Request:
+        """The poll's first request: a conditional GET of the source (its validators sent,
+        a 304 handed to ``parse_source`` rather than treated as an error)."""
+        headers = {}
+        if job.etag:
+            headers["If-None-Match"] = job.etag
+        if job.last_modified:
+            headers["If-Modified-Since"] = job.last_modified
+        return self._request(
+            job,
+            job.url,
+            "feed",
+            self.parse_source,
+            self.source_failed,
+            headers=headers,
+            handle_httpstatus_list=[304],
+            top=True,
+        )
+
+    def _request(
+        self,
+        job: SourceJob,
+        url: str,
+        role: str,
+        callback: Callable[..., Any],
+        errback: Callable[[Failure], Any],
+        *,
+        headers: dict[str, str] | None = None,
+        handle_httpstatus_list: list[int] | None = None,
+        **cb_kwargs: Any,
+    ) -> scrapy.Request:
+        meta: dict[str, Any] = {ROLE: role, "job": job, "dont_obey_robotstxt": not job.obey_robots}
+        if handle_httpstatus_list:
+            meta["handle_httpstatus_list"] = handle_httpstatus_list
+        return scrapy.Request(
+            url,
+            callback=callback,
+            errback=errback,
+            headers=headers,
+            meta=meta,
+            cb_kwargs={"job": job, **cb_kwargs},
+            dont_filter=True,  # duplicates are dropped by _asked; redirects must reach errbacks
+        )
+
+    # -- sources -------------------------------------------------------------------------
+
+    def parse_source(
+        self, response: Response, job: SourceJob, top: bool = True, depth: int = 0
+    ) -> Iterator[scrapy.Request]:
+        result = self.results[job.name]
+        if response.status == 304:
+            asked = response.request is not None and any(
+                name in response.request.headers
+                for name in (b"If-None-Match", b"If-Modified-Since")
+            )
+            if asked or not top:
+                result.succeed(304, "not_modified")
+            else:  # nothing was read: "not modified" would hide the source for good
+                result.fail("answered 304 Not Modified to a request without validators", 304)
+            return
+        try:
+            requests = self._read_source(response, job, depth)
+        except SourceError as exc:
+            reason = str(exc)
+        except Exception as exc:  # hostile input or a lost database: the poll did not happen
+            reason = f"could not read {response.url}: {type(exc).__name__}: {exc}"
+        else:
+            if "dataloss" in response.flags:  # the server hung up before the end
+                result.problems.append(f"{response.url} was cut short; the rest comes next poll")
+            if top:  # only now: a poll whose document was not read must not look done
+                headers = response.headers.to_unicode_dict()
+                result.succeed(response.status)
+                result.etag = headers.get("ETag")
+                result.last_modified = headers.get("Last-Modified")
+            yield from requests
+            return
+        if top:
+            result.fail(reason, response.status)
+        else:
+            result.problems.append(f"child sitemap {response.url}: {reason}")
+        logger.warning("source %s: %s (%s)", job.name, reason, response.url)
+
+    def _read_source(self, response: Response, job: SourceJob, depth: int) -> list[scrapy.Request]:
+        """The requests a source document asks for; ``SourceError`` when it is unusable."""
+        result = self.results[job.name]
+        body = response.body
+        if looks_like_sitemap(body) or (
+            job.kind == "sitemap" and not looks_like_json(body) and not _looks_like_feed(body)
+        ):
+            return self._sitemap(response, job, depth)
+        headers = response.headers.to_unicode_dict()
+        feed = parse_feed(body, response.url, {str(k): str(v) for k, v in headers.items()})
+        if feed.error:
+            raise SourceError(feed.error)
+        if feed.bozo:
+            logger.info(
+                "source %s: malformed feed, using its %d entries: %s",
+                job.name,
+                len(feed.entries),
+                feed.bozo,
+            )
+        result.entries += len(feed.entries) + len(feed.skipped)
+        for reason in feed.skipped:
+            result.skip(reason)
+        result.ttl = feed.ttl_hint
+        entries = [replace(e, language=e.language or feed.language) for e in feed.entries]
+        return list(self._follow(job, response.url, entries))
+
+    def _sitemap(self, response: Response, job: SourceJob, depth: int) -> list[scrapy.Request]:
+        result = self.results[job.name]
+        sitemap = parse_sitemap(
+            response.body, response.url, max_size=self.settings.getint("DOWNLOAD_MAXSIZE")
+        )
+        if sitemap.error:
+            raise SourceError(sitemap.error)
+        for reason in sitemap.skipped:
+            result.skip(reason)
+        recent = recent_entries(sitemap.entries, self.clock(), self.recent)
+        if sitemap.kind == "index":
+            return self._children(job, recent, depth)
+        result.entries += len(sitemap.entries)
+        return list(self._follow(job, response.url, [_sitemap_entry(e) for e in recent]))
+
+    def _children(
+        self, job: SourceJob, children: Sequence[SitemapEntry], depth: int
+    ) -> list[scrapy.Request]:
+        """Requests for an index's recent children: on the source's own site (or a host
+        configured in ``sitemap_hosts``), at most ``MAX_SITEMAP_DEPTH`` levels down."""
+        result = self.results[job.name]
+        requests = []
+        for child in children[:MAX_CHILD_SITEMAPS]:
+            if child.loc in self._asked:
+                continue
+            refused = _refuse_child(job, child.loc, depth + 1)
+            if refused:
+                result.skip(refused)
+                logger.info("source %s: not following %s: %s", job.name, child.loc, refused)
+                continue
+            self._asked.add(child.loc)
+            requests.append(
+                self._request(
+                    job,
+                    child.loc,
+                    "feed",
+                    self.parse_source,
+                    self.child_failed,
+                    top=False,
+                    depth=depth + 1,
+                )
+            )
+        return requests
+
+    def source_failed(self, failure: Failure) -> None:
+        job: SourceJob = _request_of(failure).cb_kwargs["job"]
+        result = self.results[job.name]
+        status = failure.value.response.status if isinstance(failure.value, HttpError) else None
+        retry_after = _request_of(failure).meta.get("retry_after")
+        if retry_after is not None:  # finite and bounded (spiders.crawler.politeness)
+            result.retry_after = timedelta(seconds=retry_after)
+        result.fail(describe_failure(failure), status)
+        logger.warning("source %s failed: %s", job.name, result.error)
+
+    def child_failed(self, failure: Failure) -> None:
+        """A child sitemap that cannot be had leaves the poll partial: its validators are
+        not kept (a 304 of the index would hide the child for good) and it is retried."""
+        request = _request_of(failure)
+        job: SourceJob = request.cb_kwargs["job"]
+        problem = f"child sitemap {request.url}: {describe_failure(failure)}"
+        self.results[job.name].problems.append(problem)
+        logger.warning("source %s: %s", job.name, problem)
+
+    # -- entries -------------------------------------------------------------------------
+
+    def _follow(
+        self, job: SourceJob, base: str, entries: Iterable[FeedEntry]
+    ) -> Iterator[scrapy.Request]:
+        """Canonicalise, drop what is stored (one query), ask for the rest's pages, at most
+        ``max_articles`` per poll (children of a sitemap index share the one budget)."""
+        result = self.results[job.name]
+        targets: dict[str, tuple[str, FeedEntry]] = {}
+        for entry in entries:
+            target = decode_google_news_link(entry.link) or entry.link
+            try:
+                url = canonical_url(target, base=base)
+            except ValueError:
+                result.skip(f"unusable link {entry.link[:80]!r}")
+                continue
+            if max(len(url), len(target)) > MAX_URL_LENGTH:
+                # Scrapy would drop the request silently and the poll would never settle.
+                result.skip(f"link longer than {MAX_URL_LENGTH} characters: {url[:80]}...")
+                continue
+            if url not in targets and url not in self._asked:
+                targets[url] = (target, entry)
+        known = self.known_urls(list(targets))
+        result.known += len(known)
+        fresh = [(url, t) for url, t in targets.items() if url not in known]
+        fresh.sort(key=lambda item: item[1][1].published or datetime.min, reverse=True)
+        result.entry_times.extend(e.published for _, (_, e) in targets.items() if e.published)
+        room = max(0, self.max_articles - result.followed_before - result.followed)
+        if len(fresh) > room:
+            logger.info(
+                "source %s: following the newest %d of %d new entries",
+                job.name,
+                room,
+                len(fresh),
+            )
+            fresh = fresh[:room]
+            result.capped = True  # the rest wait for the next poll (see record_poll)
+        for url, (target, entry) in fresh:
+            self._asked.add(url)
+            result.followed += 1
+            yield self._request(
+                job,
+                target,
+                "article",
+                self.parse_article,
+                self.article_failed,
+                entry=entry,
+                canonical=url,
+            )
+
+    def parse_article(
+        self, response: Response, job: SourceJob, entry: FeedEntry, canonical: str
+    ) -> Iterator[ArticleItem]:
+        self.results[job.name].settled += 1
+        try:
+            item = self._article(response, job, entry, canonical)
+        except Exception as exc:  # a hostile page: the feed's text stands in, as on a 404
+            item = self._fallback(job, entry, canonical, f"{type(exc).__name__}: {exc}")
+        yield item
+
+    def _article(
+        self, response: Response, job: SourceJob, entry: FeedEntry, canonical: str
+    ) -> ArticleItem:
+        url = canonical
+        if is_google_news_link(response.url):
+            return self._fallback(job, entry, url, "Google News link could not be resolved")
+        if not isinstance(response, TextResponse):
+            return self._fallback(job, entry, url, "not a text page")
+        content_type = response.headers.get("Content-Type")
+        extracted = extract_article(
+            response.body,
+            response.url,
+            fallback_language=entry.language or job.language,
+            content_type=content_type.decode("latin-1") if content_type else None,
+            date_from_text=entry.published is None,
+        )
+        if extracted is None:
+            return self._fallback(job, entry, url, "no main text could be extracted")
+        try:
+            final = prefer_canonical(response.url, extracted.canonical_url)
+        except ValueError:
+            final = url
+        if len(final) > MAX_URL_LENGTH:  # beyond what the archive's URL index can hold
+            logger.info(
+                "source %s: %s: its canonical URL is too long; kept as listed", job.name, url
+            )
+            final = url
+        return ArticleItem(
+            url=final,
+            source_name=job.name,
+            publisher=entry_publisher(entry, final, site_of(final)),
+            fetched_at=self.clock(),
+            title=extracted.title or _entry_title(entry),
+            text=extracted.text,
+            summary=entry.summary or extracted.description,
+            author=extracted.author or entry.author,
+            language=extracted.language or entry.language or job.language,
+            published_at=published_at(entry, extracted.published_at, extracted.text_date),
+            extracted=True,
+            listed_url=canonical,
+        )
+
+    def article_failed(self, failure: Failure) -> Iterator[ArticleItem]:
+        kwargs = _request_of(failure).cb_kwargs
+        self.results[kwargs["job"].name].settled += 1
+        yield self._fallback(
+            kwargs["job"], kwargs["entry"], kwargs["canonical"], describe_failure(failure)
+        )
+
+    def _fallback(self, job: SourceJob, entry: FeedEntry, url: str, why: str) -> ArticleItem:
+        logger.info("source %s: %s: %s; using the feed's title and summary", job.name, url, why)
+        return ArticleItem(
+            url=url,
+            source_name=job.name,
+            publisher=entry_publisher(entry, url, site_of(url)),
+            fetched_at=self.clock(),
+            title=_entry_title(entry),
+            text=None,
+            summary=entry.summary or None,
+            author=entry.author,
+            language=entry.language or job.language,
+            published_at=entry.published,
+            extracted=False,
+            listed_url=url,
+        )
+
+
+def published_at(
+    entry: FeedEntry, page: datetime | None, page_text: datetime | None = None
+) -> datetime | None:
+    """When the story was published, from the best witness at hand:
+
+    1. the feed's own timestamp for the entry (exact, in UTC), unless it looks like the
+       feed's build time (``FeedEntry.exact_time``);
+    2. the page's metadata (``article:published_time``, JSON-LD, ``<time>``): a bare day
+       or a zone-less time, but the publisher's statement;
+    3. the feed's build time: late, but not by much for a new story;
+    4. a date found in the page's text: a guess (a caption's "Nov. 6, 2019" is not when
+       a breaking story broke), so the last resort."""
+    if entry.published is not None and entry.exact_time:
+        return entry.published
+    return page or entry.published or page_text
+
+
+def _entry_title(entry: FeedEntry) -> str:
+    return clean_aggregator_title(entry.title, entry.publisher_name)
+
+
+def _sitemap_entry(entry: SitemapEntry) -> FeedEntry:
+    """A sitemap's news date is the publication time; a bare ``lastmod`` is only when
+    the page last changed, so the page's own date is preferred to it."""
+    return FeedEntry(
+        link=entry.loc,
+        title=entry.news_title,
+        published=entry.published,
+        language=entry.language,
+        exact_time=entry.news_published is not None,
+    )
+
+
+def _refuse_child(job: SourceJob, url: str, depth: int) -> str | None:
+    """Why a child sitemap at ``depth`` is not followed, or None to follow it."""
+    if depth > MAX_SITEMAP_DEPTH:
+        return f"sitemap indexes nested deeper than {MAX_SITEMAP_DEPTH} levels"
+    if len(url) > MAX_URL_LENGTH:
+        return f"child sitemap URL longer than {MAX_URL_LENGTH} characters"
+    host = _host(url)
+    if host in job.sitemap_hosts or registrable_domain(host) == registrable_domain(_host(job.url)):
+        return None
+    return f"child sitemap on another site ({host}); list it in the source's sitemap_hosts"
+
+
+def _host(url: str) -> str:
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""
+
+
+def _looks_like_feed(body: bytes) -> bool:
+    head = body[:2048].lower()
+    return any(tag in head for tag in (b"<rss", b"<feed", b"<rdf:rdf", b"<channel"))
+
+
+def _request_of(failure: Failure) -> scrapy.Request:
+    """Scrapy attaches the failed request to the failure it hands an errback."""
+    request: scrapy.Request = failure.request  # type: ignore[attr-defined]
+    return request
+
+
+def describe_failure(failure: Failure) -> str:
+    """One line a user can act on: ``HTTP 500``, ``timed out after 30s``, ``refused ...``."""
+    error = failure.value
+    if isinstance(error, HttpError):
+        return f"HTTP {error.response.status}"
+    name = type(error).__name__
+    text = str(error).strip()
+    if "TimeoutError" in name or ("timeout" in text.lower() and "took longer" in text):
+        return f"timed out ({text})" if text else "timed out"
+    return f"{name}: {text}" if text and name not in text else (text or name)

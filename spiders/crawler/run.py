@@ -1,0 +1,207 @@
+"""One crawl run in this process: pick the sources, run the spider once, record each poll.
+
+The Twisted reactor starts once per process, so ``run_crawl`` runs once per process
+(the CLI's ``crawl`` command; the service runs that as a subprocess).
+
+Polls are recorded after the store has flushed its last batch, in one transaction: a
+crawl killed half-way records nothing, its sources stay due, and the next run skips
+the articles already stored (``known_urls``) while a lost ETag costs one full fetch.
+A source some of whose articles the store could not write is recorded as partial (no
+validators, retried soon: ``spiders.polling.policy``), with the reason in its summary row.
+
+Each run first syncs the sources table with the config (as ``init`` does), so a source
+added to config.toml is crawled without running ``init`` again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from clock.moments import utcnow
+from config.models import Config, SourceConfig
+from errors import MediawatchError
+from logs.configure import quiet_libraries
+from spiders.crawler.news import SourceJob
+from spiders.crawler.store import ArticleStore
+from spiders.polling.polls import Plan, PollResult, record_poll
+from storage.engine import session_factory, transaction
+from storage.models import Source
+from storage.queries import due_sources, known_urls, list_sources, sync_sources
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_ARTICLES = 500
+
+
+@dataclass(frozen=True)
+class SourceSummary:
+    source: str
+    status: str
+    http: int | None
+    entries: int
+    new: int
+    duplicates: int
+    not_modified: bool
+    error: str | None
+    next_poll_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class CrawlSummary:
+    started_at: datetime
+    finished_at: datetime
+    sources: tuple[SourceSummary, ...]
+
+    @property
+    def new(self) -> int:
+        return sum(row.new for row in self.sources)
+
+    @property
+    def errors(self) -> int:
+        return sum(row.status == "error" for row in self.sources)
+
+
+def run_crawl(
+    config: Config,
+    engine: Engine,
+    *,
+    due_only: bool,
+    names: Sequence[str] = (),
+    now: datetime,
+    plan: Plan,
+    clock: Callable[[], datetime] = utcnow,
+) -> CrawlSummary:
+    """Crawl the due (or all enabled) sources, optionally only ``names``; never raises for
+    a failing source (its error is in the summary and on its row). ``plan`` decides when
+    each polled source is next due (the CLI passes ``spiders.polling.plan.adaptive_plan``)."""
+    from scrapy.crawler import CrawlerProcess
+
+    from spiders.crawler.news import NewsSpider
+    from spiders.crawler.settings import crawler_settings
+    from watchlist.matcher import Watchlist
+
+    factory = session_factory(engine)
+    try:
+        with transaction(factory) as session:
+            sync_sources(session, config.sources, now, config.crawl.min_interval * 3)
+    except IntegrityError:  # another crawl added the same new source a moment ago
+        logger.info("sources were synced by another crawl meanwhile")
+    configured = {source.name: source for source in config.sources}
+    with factory() as session:
+        rows = _pick(session, due_only=due_only, names=names, now=now)
+        jobs = [source_job(row, configured.get(row.name), config) for row in rows]
+        picked = {row.name for row in rows}
+    missing = [name for name in names if name not in picked and not due_only]
+    if not jobs:
+        logger.info("nothing to crawl (%s)", "no source is due" if due_only else "no sources")
+        return CrawlSummary(now, clock(), tuple(_missing(name) for name in missing))
+
+    def known(urls: Sequence[str]) -> set[str]:
+        with factory() as session:
+            return known_urls(session, urls)
+
+    store = ArticleStore(factory, Watchlist.from_config(config.clusters), clock)
+    settings = crawler_settings(config.crawl)
+    settings["MEDIAWATCH_STORE"] = store
+    settings["CLOSESPIDER_TIMEOUT"] = config.crawl.crawl_timeout.total_seconds() * 0.9
+    settings["LOG_INSTALL_ROOT_HANDLER"] = False  # our handler (logs.configure) stays
+    process = CrawlerProcess(settings)
+    quiet_libraries()  # Scrapy has just reset its loggers to DEBUG
+    crawler = process.create_crawler(NewsSpider)
+    failures: list[str] = []
+    done = process.crawl(
+        crawler,
+        jobs=jobs,
+        known_urls=known,
+        now=clock,
+        recent=config.crawl.recent,
+        max_articles=config.crawl.max_articles_per_poll,
+    )
+    done.addErrback(lambda failure: failures.append(failure.getErrorMessage()))
+    logger.info("crawling %d source(s)", len(jobs))
+    process.start()
+    if failures:
+        raise MediawatchError(f"the crawl failed: {failures[0]}")
+    spider = crawler.spider
+    results: dict[str, PollResult] = spider.results if isinstance(spider, NewsSpider) else {}
+    finished = clock()
+    summaries: list[SourceSummary] = []
+    with transaction(factory) as session:
+        for name in sorted(results):
+            result = results[name]
+            result.new, result.duplicates, result.failed = _counts(store, name)
+            result.finished_at = finished
+            if not result.answered:
+                logger.warning("source %s: no answer before the crawl ended; still due", name)
+                summaries.append(_summary(result, None))
+                continue
+            row = session.scalars(select(Source).where(Source.name == name)).one()
+            decision = record_poll(session, row, result, finished, plan)
+            summaries.append(_summary(result, decision.next_poll_at))
+    summaries.extend(_missing(name) for name in missing)
+    return CrawlSummary(now, finished, tuple(summaries))
+
+
+def _pick(session: Session, *, due_only: bool, names: Sequence[str], now: datetime) -> list[Source]:
+    if due_only:
+        return due_sources(session, now, names)
+    rows = list_sources(session, enabled_only=True)
+    return [row for row in rows if not names or row.name in names]
+
+
+def source_job(row: Source, source: SourceConfig | None, config: Config) -> SourceJob:
+    """The one place a source row (and its config) becomes what the spider polls."""
+    obey = config.crawl.obey_robots
+    if source is not None and source.obey_robots is not None:
+        obey = source.obey_robots
+    return SourceJob(
+        name=row.name,
+        url=row.url,
+        kind=row.kind,
+        etag=row.etag,
+        last_modified=row.last_modified,
+        obey_robots=obey,
+        language=source.language if source else None,
+        sitemap_hosts=tuple(host.lower() for host in source.sitemap_hosts) if source else (),
+    )
+
+
+def _counts(store: ArticleStore, name: str) -> tuple[int, int, int]:
+    counts = store.counts.get(name)
+    if counts is None:
+        return 0, 0, 0
+    return int(counts.new), int(counts.duplicates), int(counts.failed)
+
+
+def _summary(result: PollResult, next_poll_at: datetime | None) -> SourceSummary:
+    return SourceSummary(
+        source=result.source,
+        status=result.recorded_status,
+        http=result.http_status,
+        entries=result.entries,
+        new=result.new,
+        duplicates=result.duplicates,
+        not_modified=result.status == "not_modified",
+        error=result.note,
+        next_poll_at=next_poll_at,
+    )
+
+
+def _missing(name: str) -> SourceSummary:
+    return SourceSummary(
+        name,
+        "error",
+        None,
+        0,
+        0,
+        0,
+        False,
+        "not in the database; run `mediawatch init` after editing config.toml",
+    )

@@ -1,0 +1,453 @@
+"""The one item pipeline: normalise -> dedupe -> match the watch-list -> store.
+
+``ArticleStore`` is plain Python (a session factory, a matcher and a clock passed in);
+``StorePipeline`` is the thin Scrapy shell around it.
+
+- **Decisions happen in ``add``**, against an in-memory ``FingerprintIndex`` of the
+  articles seen in the last ``window`` (7 days, loaded once per crawl) plus everything
+  added since. ``add`` returns the outcome at once; writes are buffered.
+- **Writes happen in ``flush``**, every ``batch_size`` items and at close, one
+  transaction per batch. URLs stored meanwhile by someone else are skipped first; if a
+  concurrent crawl still wins a race (IntegrityError on the unique URL), the batch is
+  rolled back and written again item by item, each in its own transaction, and the
+  losers count as already known. A URL is never stored twice.
+- **A batch that fails otherwise** (database locked, connection dropped, a value the
+  database rejects) is written again item by item too; an item that still fails is
+  logged and counted in ``counts[source].failed``, and the crawl must not record that
+  source's poll as complete (``spiders.crawler.run`` makes it due again, without validators).
+  ``isolate_failures=False`` lets such a batch's error propagate instead (the workers
+  of distributed mode then leave the batch's polls unsettled).
+- **Aliases**: an item fetched from a listed URL (``ArticleItem.listed_url``) other
+  than its own (``rel=canonical``, a redirect) has that URL recorded in
+  ``article_aliases``, insert-if-absent, in the article's transaction (for an item
+  already stored, ``KNOWN``, at the next flush), so ``known_urls`` spares the fetch
+  next time. A copy stored under its own URL gets aliases of its own, nothing else.
+- ``story_id`` is the article's own id for the first article of a story, the
+  original's story id for a duplicate (``duplicate_of_id`` = the original). Mentions
+  copy ``seen_at`` and ``story_id``; their rows come from ``watchlist.mentions``, as
+  rematch's do (``Mention.hits`` is the cluster's hit count, not the term's).
+- ``seen_at`` = ``published_at``, or ``fetched_at`` when that is missing, in the future
+  or implausible (``clock.moments.plausible``).
+
+Known limits: another crawl's articles stored after this crawl loaded its index are
+not compared for near-duplicates (only their URLs are caught); an article whose
+``seen_at`` is older than the window is compared only with what the window holds.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from clock.moments import plausible, utcnow
+from spiders.crawler.items import ArticleItem
+from spiders.parsing.canonical import MAX_URL_LENGTH, canonical_url, site_of
+from spiders.parsing.dedupe import (
+    Duplicate,
+    Fingerprint,
+    FingerprintIndex,
+    normalised_title_hash,
+    text_simhash,
+)
+from spiders.parsing.language import normalise_language
+from storage.engine import transaction
+from storage.models import Article, Mention, Source
+from storage.queries import add_aliases, stored_urls
+from watchlist.mentions import Matcher, MentionKey, mention_rows
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 50
+WINDOW = timedelta(days=7)
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+"""C0 control characters but tab, newline and carriage return (PostgreSQL rejects NUL)."""
+
+
+class StoreOutcome(StrEnum):
+    NEW = "new"
+    """Stored, the first article of its story."""
+    DUPLICATE = "duplicate"
+    """Stored, pointing at the story's original."""
+    KNOWN = "known"
+    """Not stored: the URL is already there."""
+
+
+@dataclass
+class StoreCounts:
+    new: int = 0
+    duplicates: int = 0
+    known: int = 0
+    failed: int = 0
+    """Not stored: the database refused the write (see ``ArticleStore.flush``)."""
+
+    def record(self, outcome: StoreOutcome, step: int = 1) -> None:
+        if outcome is StoreOutcome.NEW:
+            self.new += step
+        elif outcome is StoreOutcome.DUPLICATE:
+            self.duplicates += step
+        else:
+            self.known += step
+
+
+@dataclass
+class _Pending:
+    item: ArticleItem
+    fingerprint: Fingerprint
+    outcome: StoreOutcome
+    duplicate: Duplicate | None
+    mentions: dict[MentionKey, int]
+
+
+def seen_at(published_at: datetime | None, fetched_at: datetime, now: datetime) -> datetime:
+    """When the story happened, for counting (see the module doc)."""
+    if published_at is None or not plausible(published_at, now):
+        return fetched_at
+    return published_at
+
+
+def strip_controls(text: str) -> str:
+    """``text`` without C0 control characters (NUL...), keeping tab, newline and CR."""
+    return _CONTROLS.sub("", text)
+
+
+def normalise_item(item: ArticleItem) -> ArticleItem:
+    """Tidy what the spiders hand over: canonical URL, one-line title, publisher, language;
+    no control characters in the text fields."""
+    url = _canonical_or_stripped(item.url)
+    listed = _canonical_or_stripped(item.listed_url) if item.listed_url else None
+    if len(url) > MAX_URL_LENGTH and listed and len(listed) <= MAX_URL_LENGTH:
+        url = listed  # the archive's URL index holds no longer key
+    text = strip_controls(item.text or "").strip() or None
+    summary = strip_controls(item.summary or "").strip() or None
+    publisher = " ".join(strip_controls(item.publisher).split()) or site_of(url) or item.source_name
+    return replace(
+        item,
+        url=url,
+        listed_url=listed or None,
+        title=" ".join(strip_controls(item.title).split()),
+        text=text,
+        summary=summary,
+        author=strip_controls(item.author or "").strip()[:1000] or None,
+        publisher=publisher[:300],
+        language=normalise_language(item.language),
+    )
+
+
+def _canonical_or_stripped(url: str) -> str:
+    try:
+        return canonical_url(url)
+    except ValueError:
+        return url.strip()
+
+
+def _alias(item: ArticleItem) -> tuple[str, str] | None:
+    """(listed URL, stored URL) when the page was reached under another URL than its own."""
+    if item.listed_url and item.listed_url != item.url:
+        return item.listed_url, item.url
+    return None
+
+
+class ArticleStore:
+    """Dedupe, match and store articles; ``counts[source_name]`` tells what happened."""
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        watchlist: Matcher,
+        now_fn: Callable[[], datetime] = utcnow,
+        *,
+        batch_size: int = BATCH_SIZE,
+        window: timedelta = WINDOW,
+        isolate_failures: bool = True,
+    ) -> None:
+        self.session_factory = session_factory
+        self.isolate_failures = isolate_failures
+        self.watchlist = watchlist
+        self.now_fn = now_fn
+        self.batch_size = batch_size
+        self.window = window
+        self.counts: defaultdict[str, StoreCounts] = defaultdict(StoreCounts)
+        self._index: FingerprintIndex | None = None
+        self._source_ids: dict[str, int] = {}
+        self._pending: list[_Pending] = []
+        self._aliases: list[tuple[str, str]] = []
+        """Aliases of articles already stored (``KNOWN`` items), written at the next flush."""
+        self._stored: dict[str, tuple[int, int]] = {}
+
+    def __deepcopy__(self, _memo: dict[int, object]) -> ArticleStore:
+        """Scrapy deep-copies its settings; the store (and its counts) stays this one object."""
+        return self
+
+    @property
+    def total(self) -> StoreCounts:
+        total = StoreCounts()
+        for counts in self.counts.values():
+            total.new += counts.new
+            total.duplicates += counts.duplicates
+            total.known += counts.known
+            total.failed += counts.failed
+        return total
+
+    def open(self) -> None:
+        """Load the recent fingerprints and the source ids, once (the first ``add`` does it too)."""
+        if self._index is not None:
+            return
+        since = self.now_fn() - self.window
+        with self.session_factory() as session:
+            self._source_ids = {
+                name: id_ for name, id_ in session.execute(select(Source.name, Source.id))
+            }
+            rows = session.execute(
+                select(
+                    Article.url, Article.publisher, Article.seen_at, Article.title_hash,
+                    Article.simhash, Article.id, Article.story_id,
+                ).where(Article.seen_at >= since)
+            )  # fmt: skip
+            self._index = FingerprintIndex(
+                Fingerprint(url, publisher, seen, title, simhash, article_id, story or article_id)
+                for url, publisher, seen, title, simhash, article_id, story in rows
+            )
+        logger.info("dedupe index: %d articles since %s", len(self._index), since)
+
+    def add(self, item: ArticleItem) -> StoreOutcome:
+        """Decide what ``item`` is and buffer it; writes every ``batch_size`` items."""
+        if self._index is None:
+            self.open()
+        assert self._index is not None
+        item = normalise_item(item)
+        fingerprint = Fingerprint(
+            url=item.url,
+            publisher=item.publisher,
+            seen_at=seen_at(item.published_at, item.fetched_at, self.now_fn()),
+            title_hash=normalised_title_hash(item.title),
+            simhash=text_simhash(item.text),
+        )
+        duplicate = self._index.find(fingerprint)
+        if duplicate is not None and duplicate.reason == "url":
+            self.counts[item.source_name].record(StoreOutcome.KNOWN)
+            alias = _alias(item)
+            if alias is not None:  # e.g. stored before aliases were recorded
+                self._aliases.append(alias)
+            return StoreOutcome.KNOWN
+        outcome = StoreOutcome.NEW if duplicate is None else StoreOutcome.DUPLICATE
+        if duplicate is not None:
+            logger.debug("%s copies %s (%s)", item.url, duplicate.of.url, duplicate.reason)
+        mentions = mention_rows(self.watchlist, item.title, item.text, item.summary)
+        self._pending.append(_Pending(item, fingerprint, outcome, duplicate, mentions))
+        self._index.add(fingerprint)
+        self.counts[item.source_name].record(outcome)
+        if len(self._pending) >= self.batch_size:
+            self.flush()
+        return outcome
+
+    def flush(self) -> None:
+        """Write the buffered articles (one transaction; item by item after an error)."""
+        pending, self._pending = self._pending, []
+        aliases, self._aliases = self._aliases, []
+        if not pending:
+            self._write_aliases(aliases)
+            return
+        try:
+            with transaction(self.session_factory) as session:
+                written = self._write(session, pending)
+                add_aliases(session, aliases)
+        except IntegrityError as exc:
+            logger.info(
+                "a batch of %d raced another writer (%s); storing one by one",
+                len(pending),
+                _reason(exc),
+            )
+        except SQLAlchemyError as exc:
+            if not self.isolate_failures:
+                raise
+            logger.warning(
+                "writing a batch of %d articles failed (%s); storing one by one",
+                len(pending),
+                _reason(exc),
+            )
+        else:
+            self._stored.update(written)
+            return
+        for entry in pending:
+            try:
+                with transaction(self.session_factory) as session:
+                    self._stored.update(self._write(session, [entry]))
+            except IntegrityError:
+                self._lost_to_known(entry)
+                alias = _alias(entry.item)
+                if alias is not None:  # the winner stored the article: still our link
+                    aliases.append(alias)
+            except SQLAlchemyError as exc:
+                self._failed(entry, exc)
+        self._write_aliases(aliases)
+
+    def _write_aliases(self, aliases: Sequence[tuple[str, str]]) -> None:
+        """Record aliases of articles stored already, in their own transaction. They only
+        save fetches: a failure is logged (the page is fetched again next time), and
+        raised only when ``isolate_failures`` is off."""
+        if not aliases:
+            return
+        try:
+            with transaction(self.session_factory) as session:
+                add_aliases(session, aliases)
+        except SQLAlchemyError as exc:
+            if not self.isolate_failures:
+                raise
+            logger.warning("recording %d URL aliases failed (%s)", len(aliases), _reason(exc))
+
+    def close(self) -> None:
+        self.flush()
+
+    def _write(self, session: Session, pending: Sequence[_Pending]) -> dict[str, tuple[int, int]]:
+        """Insert ``pending`` in order, and the URLs each was reached under (``_alias``);
+        (id, story id) per URL written."""
+        already = stored_urls(session, [entry.item.url for entry in pending])
+        written: dict[str, tuple[int, int]] = {}
+        aliases = [alias for entry in pending if (alias := _alias(entry.item)) is not None]
+        for entry in pending:
+            if entry.item.url in already:
+                self._lost_to_known(entry)
+                continue
+            article = self._article(entry)
+            original = self._original_ids(session, entry, written)
+            if original is not None:
+                article.duplicate_of_id = original[0]
+            session.add(article)
+            session.flush()
+            story_id = original[1] if original is not None else article.id
+            article.story_id = story_id
+            article.mentions.extend(
+                Mention(
+                    cluster=cluster,
+                    term=term,
+                    hits=hits,
+                    seen_at=article.seen_at,
+                    story_id=story_id,
+                )
+                for (cluster, term), hits in entry.mentions.items()
+            )
+            written[entry.item.url] = (article.id, story_id)
+        session.flush()
+        add_aliases(session, aliases)
+        return written
+
+    def _original_ids(
+        self, session: Session, entry: _Pending, written: dict[str, tuple[int, int]]
+    ) -> tuple[int, int] | None:
+        """(id, story id) of the stored article ``entry`` copies."""
+        if entry.duplicate is None:
+            return None
+        of = entry.duplicate.of
+        if of.url in written:
+            return written[of.url]
+        if of.url in self._stored:
+            return self._stored[of.url]
+        if of.article_id is not None:
+            return of.article_id, of.story_id or of.article_id
+        row = session.execute(
+            select(Article.id, Article.story_id).where(Article.url == of.url)
+        ).first()
+        if row is None:  # the original lost a race and was never ours to store
+            return None
+        return row[0], row[1] or row[0]
+
+    def _article(self, entry: _Pending) -> Article:
+        item = entry.item
+        return Article(
+            url=item.url,
+            source_id=self._source_ids.get(item.source_name),
+            publisher=item.publisher,
+            title=item.title,
+            text=item.text,
+            summary=item.summary,
+            author=item.author,
+            language=item.language,
+            published_at=item.published_at,
+            fetched_at=item.fetched_at,
+            seen_at=entry.fingerprint.seen_at,
+            extracted=item.extracted,
+            title_hash=entry.fingerprint.title_hash,
+            simhash=entry.fingerprint.simhash,
+        )
+
+    def _lost_to_known(self, entry: _Pending) -> None:
+        """``entry``'s URL turned out to be stored already (by another crawl)."""
+        counts = self.counts[entry.item.source_name]
+        counts.record(entry.outcome, -1)
+        counts.record(StoreOutcome.KNOWN)
+        entry.outcome = StoreOutcome.KNOWN
+        logger.debug("%s was stored meanwhile by another crawl", entry.item.url)
+
+    def _failed(self, entry: _Pending, exc: SQLAlchemyError) -> None:
+        """``entry`` could not be written: count it, so its source is polled again."""
+        counts = self.counts[entry.item.source_name]
+        counts.record(entry.outcome, -1)
+        counts.failed += 1
+        logger.error(
+            "source %s: could not store %s: %s", entry.item.source_name, entry.item.url,
+            _reason(exc),
+        )  # fmt: skip
+
+
+def _reason(exc: SQLAlchemyError) -> str:
+    """The first line of the database's own message."""
+    orig = getattr(exc, "orig", None)
+    lines = str(orig if orig is not None else exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+class StorePipeline:
+    """Scrapy item pipeline around a ready ``ArticleStore``.
+
+    Wiring (the crawl command does this)::
+
+        settings["MEDIAWATCH_STORE"] = ArticleStore(session_factory(engine), watchlist)
+        settings["ITEM_PIPELINES"] = {"spiders.crawler.store.StorePipeline": 500}
+
+    Items must be ``spiders.crawler.items.ArticleItem``; anything else passes through untouched.
+    Per-source counts are in ``store.counts[source_name]`` (new, duplicates, known, failed);
+    the spider's close flushes. Without the setting the pipeline is not configured."""
+
+    def __init__(self, store: ArticleStore) -> None:
+        self.store = store
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> StorePipeline:
+        from scrapy.exceptions import NotConfigured
+
+        store = crawler.settings.get("MEDIAWATCH_STORE")
+        if store is None:
+            raise NotConfigured("MEDIAWATCH_STORE is not set")
+        return cls(store)
+
+    def open_spider(self, spider: Any = None) -> None:
+        self.store.open()
+
+    def process_item(self, item: Any, spider: Any = None) -> Any:
+        if isinstance(item, ArticleItem):
+            try:
+                self.store.add(item)
+            except Exception as exc:  # one hostile article must not vanish without a trace
+                # Counted as failed, so its poll is recorded partial and the page retried.
+                logger.error(
+                    "source %s: could not store %s: %s: %s",
+                    item.source_name,
+                    item.url[:200],
+                    type(exc).__name__,
+                    exc,
+                )
+                self.store.counts[item.source_name].failed += 1
+        return item
+
+    def close_spider(self, spider: Any = None) -> None:
+        self.store.close()

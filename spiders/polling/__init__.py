@@ -1,0 +1,1 @@
+"""Polls: how each one is recorded, and when a source is due again (the adaptive policy)."""
