@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import BindParameter, ColumnElement, bindparam, func, literal_column
 
-from watchlist.normalize import normalize
+from watchlist.normalise import normalise
 from watchlist.query import And, ClusterRef, Near, Node, Not, Or, Query, Term
 from watchlist.terms import term_variants
 
@@ -63,7 +63,7 @@ def _node(
     node: Node, clusters: Mapping[str, ClusterRule], visiting: frozenset[str]
 ) -> Prefilter | None:
     if isinstance(node, Term):
-        return _any(Phrase(tuple(v.split(" "))) for v in term_variants(node.normalized))
+        return _any(Phrase(tuple(v.split(" "))) for v in term_variants(node.normalised))
     if isinstance(node, ClusterRef):
         return _cluster(node.name, clusters, visiting)
     if isinstance(node, Not):
@@ -87,7 +87,7 @@ def _cluster(
     if rule is None or name in visiting:
         return None
     parts: list[Prefilter | None] = [
-        _node(Term(term, normalize(term), 0), clusters, visiting) for term in rule.terms
+        _node(Term(term, normalise(term), 0), clusters, visiting) for term in rule.terms
     ]
     if rule.query:
         parts.append(_node(Query.parse(rule.query).root, clusters, visiting | {name}))

@@ -34,7 +34,7 @@ from errors import WatchlistError
 from storage.models import Article, Source
 from watchlist.matcher import Watchlist
 from watchlist.mentions import matchable_text
-from watchlist.normalize import normalize
+from watchlist.normalise import normalise
 from watchlist.query import And, ClusterRef, Query
 
 logger = logging.getLogger(__name__)
@@ -191,9 +191,9 @@ def _articles(session: Session, ids: Sequence[int]) -> Iterator[Any]:
 
 def _mark_terms(query: Query, rules: Mapping[str, ClusterRule]) -> tuple[str, ...]:
     """Normalised terms to highlight: the query's positive terms, then its clusters' terms."""
-    terms = [normalize(term) for term in query.positive_terms()]
+    terms = [normalise(term) for term in query.positive_terms()]
     for name in query.cluster_refs():
-        terms.extend(normalize(term) for term in rules.get(name, ClusterRule(())).terms)
+        terms.extend(normalise(term) for term in rules.get(name, ClusterRule(())).terms)
     return tuple(dict.fromkeys(t for t in terms if t))
 
 

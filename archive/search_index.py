@@ -2,7 +2,7 @@
 
 ``articles`` triggers queue new and edited articles in ``search_pending`` (migration
 0004); ``sync_search_index`` indexes the queued articles. A body is
-``normalize(title) + " " + normalize(text or summary)``: the same words the watch-list
+``normalise(title) + " " + normalise(text or summary)``: the same words the watch-list
 matcher sees, so the database tokenizer only has to split on spaces.
 
 - SQLite: rows of the contentless FTS5 table ``article_fts`` (rowid = article id), words
@@ -34,7 +34,7 @@ from sqlalchemy.sql.expression import column
 from storage.engine import transaction
 from storage.models import Article
 from watchlist.mentions import matchable_text
-from watchlist.normalize import normalize
+from watchlist.normalise import normalise
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ Body = dict[str, object]
 def search_body(title: str, text: str, *, distinct: bool = False) -> str:
     """Normalised words of title and text, within the byte budget of the index; each word
     once (PostgreSQL) when ``distinct``."""
-    words = f"{normalize(title)} {normalize(text)}".split()
+    words = f"{normalise(title)} {normalise(text)}".split()
     if distinct:
         unique = (w for w in dict.fromkeys(words) if len(w.encode()) <= MAX_LEXEME_BYTES)
         return " ".join(_within(unique, TSVECTOR_BUDGET, _tsvector_cost))

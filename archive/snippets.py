@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from watchlist.normalize import normalize_with_spans
+from watchlist.normalise import normalise_with_spans
 from watchlist.terms import TermIndex
 
 WINDOW = 160
@@ -41,8 +41,8 @@ def term_spans(text: str, terms: Sequence[str]) -> list[tuple[int, int]]:
     index = TermIndex()
     for term in terms:
         index.add(term)
-    normalized = normalize_with_spans(text)
-    return merge(normalized.span(hit.start, hit.end) for hit in index.find(normalized.text))
+    normalised = normalise_with_spans(text)
+    return merge(normalised.span(hit.start, hit.end) for hit in index.find(normalised.text))
 
 
 def merge(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:

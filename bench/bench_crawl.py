@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
 
 from bench_extract import ceiling, load_corpus_pages  # noqa: E402
-from newsroom import Newsroom, Reply  # noqa: E402
+from support.newsroom import Newsroom, Reply  # noqa: E402
 
 
 def serve(room: Newsroom, pages: list[tuple[str, bytes, str | None]], per_feed: int) -> list[str]:

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from config.models import ClusterConfig
 from watchlist.matcher import Watchlist
-from watchlist.normalize import normalize
+from watchlist.normalise import normalise
 
 TERMS = 2_000
 ARTICLES = 10_000
@@ -118,7 +118,7 @@ def main() -> None:
     print(f"{'clusters matched per article (first 1,000)':<48} {matched / 1_000:>10.1f}")
 
     total = rate("Watchlist.match (normalise + match + rules)", watchlist.match, articles)
-    normalising = rate("  of which normalize() alone", normalize, articles)
+    normalising = rate("  of which normalise() alone", normalise, articles)
     english = rate("  English articles only", watchlist.match, articles[0::2])
     arabic = rate("  Arabic articles only", watchlist.match, articles[1::2])
 

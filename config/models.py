@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import (
+    AliasChoices,
     Field,
     field_validator,
     model_validator,
@@ -168,7 +169,10 @@ class Config(Model):
     detection: DetectionConfig = DetectionConfig()
     alerts: AlertsConfig = AlertsConfig()
     service: ServiceConfig = ServiceConfig()
-    cluster: DistributedConfig | None = None
+    distributed: DistributedConfig | None = Field(
+        default=None, validation_alias=AliasChoices("distributed", "cluster")
+    )
+    """``[distributed]``; ``[cluster]``, its first name, is still read."""
 
     @model_validator(mode="after")
     def _unique_names(self) -> Config:
@@ -185,8 +189,8 @@ class Config(Model):
                     f'[clusters] "{item.name}" channels: unknown channel {unknown[0]!r} '
                     f"(configured: {', '.join(configured) or 'none'})"
                 )
-        if self.cluster is not None and self.storage.url.startswith("sqlite"):
-            raise ValueError("[cluster] needs PostgreSQL storage: set [storage] url")
+        if self.distributed is not None and self.storage.url.startswith("sqlite"):
+            raise ValueError("[distributed] needs PostgreSQL storage: set [storage] url")
         from errors import WatchlistError
         from watchlist.matcher import Watchlist
 
@@ -206,5 +210,5 @@ class Config(Model):
             for key, value in channel.model_dump().items()
             if key.endswith("_env") and isinstance(value, str)
         ]
-        urls = [self.storage.url] + ([self.cluster.redis_url] if self.cluster else [])
+        urls = [self.storage.url] + ([self.distributed.redis_url] if self.distributed else [])
         return secret_values(variables, urls, environ)

@@ -62,9 +62,9 @@ class SourceQueue:
     keys: FrontierKeys
 
     def enqueue_due(self, now: datetime) -> list[Ticket]:
-        assert self.config.cluster is not None
+        assert self.config.distributed is not None
         with transaction(self.sessions) as session:
-            tickets = claim_due_sources(session, self.config, now, self.config.cluster.lease)
+            tickets = claim_due_sources(session, self.config, now, self.config.distributed.lease)
         if tickets:
             self.push(tickets)
         return tickets

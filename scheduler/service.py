@@ -71,7 +71,7 @@ class Service:
 
     def __post_init__(self) -> None:
         self.sessions: sessionmaker[Session] = session_factory(self.engine)
-        cluster = self.config.cluster
+        cluster = self.config.distributed
         self.lock = ServiceLock(self.engine, takeover=cluster.leader_takeover if cluster else None)
         self.queue = _source_queue(self.config, self.sessions) if cluster else None
         self.role = "standby" if cluster else "leader"
@@ -372,9 +372,9 @@ def _source_queue(config: Config, sessions: sessionmaker[Session]) -> SourceQueu
     from scheduler.queue import SourceQueue
     from spiders.distributed.worker import connect_redis, frontier_keys
 
-    assert config.cluster is not None
+    assert config.distributed is not None
     return SourceQueue(
-        config, sessions, connect_redis(config.cluster.redis_url), frontier_keys(config)
+        config, sessions, connect_redis(config.distributed.redis_url), frontier_keys(config)
     )
 
 

@@ -134,6 +134,6 @@ def write_config(tmp_path: Path, sqlite_url: str):  # type: ignore[no-untyped-de
 
 
 # Real protocol peers, as fixtures: the newsroom (HTTP), an SMTP sink, a Slack webhook.
-from newsroom import newsroom  # noqa: E402,F401
-from slack_hook import slack_hook_fixture  # noqa: E402,F401
-from smtp_sink import smtp_sink_fixture, smtp_tls_sink_fixture  # noqa: E402,F401
+from support.newsroom import newsroom  # noqa: E402,F401
+from support.slack_hook import slack_hook_fixture  # noqa: E402,F401
+from support.smtp_sink import smtp_sink_fixture, smtp_tls_sink_fixture  # noqa: E402,F401

@@ -7,10 +7,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from alert_episodes import episode_alert, open_episode
-from slack_hook import SlackHook, slack_hook_fixture  # noqa: F401
-from smtp_sink import SMTP_PASSWORD, SMTP_USER, SmtpSink, smtp_sink_fixture  # noqa: F401
 from sqlalchemy import update
+from support.alert_episodes import episode_alert, open_episode
+from support.slack_hook import SlackHook, slack_hook_fixture  # noqa: F401
+from support.smtp_sink import SMTP_PASSWORD, SMTP_USER, SmtpSink, smtp_sink_fixture  # noqa: F401
 
 from alerts.claims import REJECTED_TRIES
 from alerts.outbox import enqueue

@@ -12,8 +12,14 @@ from email.utils import format_datetime
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-from slack_hook import DROP, HANG, SLACK_TOKEN_PATH, Scripted, SlackHook, slack_hook_fixture  # noqa: F401
-from smtp_sink import SMTP_PASSWORD, SMTP_USER, SmtpSink, smtp_sink_fixture, smtp_tls_sink_fixture  # noqa: F401
+from support.slack_hook import DROP, HANG, SLACK_TOKEN_PATH, Scripted, SlackHook, slack_hook_fixture  # noqa: F401
+from support.smtp_sink import (  # noqa: F401
+    SMTP_PASSWORD,
+    SMTP_USER,
+    SmtpSink,
+    smtp_sink_fixture,
+    smtp_tls_sink_fixture,
+)
 
 from alerts.channels import (
     AppriseChannel,

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from newsroom import Article, Feed, Newsroom
+from support.newsroom import Article, Feed, Newsroom
 
 pytestmark = pytest.mark.slow
 

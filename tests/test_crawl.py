@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from crawl_cli import Run, mediawatch
-from newsroom import Article, Feed, Newsroom
-from newsroom_content import (
+from support.crawl_cli import Run, mediawatch
+from support.newsroom import Article, Feed, Newsroom
+from support.newsroom_content import (
     HOSTILE,
     HOSTILE_PAGES,
     STANDARD_SOURCES,

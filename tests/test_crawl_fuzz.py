@@ -33,10 +33,10 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 import pytest
-from crawl_cli import mediawatch
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from newsroom import Newsroom, Reply, page
+from support.crawl_cli import mediawatch
+from support.newsroom import Newsroom, Reply, page
 
 from spiders.parsing.canonical import canonical_url
 

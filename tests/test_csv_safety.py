@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from report_archive import CLUSTERS, config_toml, make_archive
+from support.report_archive import CLUSTERS, config_toml, make_archive
 
 from config.models import ClusterConfig
 from mediawatch.cli.output import print_rows

@@ -28,13 +28,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import pytest
-from alert_episodes import episode_alert, open_episode
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from slack_hook import DROP, HANG, Answer, Scripted, SlackHook, slack_hook_fixture  # noqa: F401
-from smtp_sink import SMTP_PASSWORD, SMTP_USER, SmtpSink, smtp_sink_fixture  # noqa: F401
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
+from support.alert_episodes import episode_alert, open_episode
+from support.slack_hook import DROP, HANG, Answer, Scripted, SlackHook, slack_hook_fixture  # noqa: F401
+from support.smtp_sink import SMTP_PASSWORD, SMTP_USER, SmtpSink, smtp_sink_fixture  # noqa: F401
 
 from alerts.channels import Channel, EmailChannel, SlackChannel
 from alerts.claims import REJECTED_TRIES

@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from slack_hook import SlackHook, slack_hook_fixture, slack_problems  # noqa: F401
-from smtp_sink import SmtpSink, smtp_sink_fixture  # noqa: F401
 from sqlalchemy import Engine, select
+from support.slack_hook import SlackHook, slack_hook_fixture, slack_problems  # noqa: F401
+from support.smtp_sink import SmtpSink, smtp_sink_fixture  # noqa: F401
 
 from alerts import render
 from alerts.digest import digest_time, due_digest

@@ -7,7 +7,7 @@ import json
 from datetime import datetime
 
 import pytest
-from report_archive import make_archive
+from support.report_archive import make_archive
 
 from storage.engine import make_engine
 

@@ -9,11 +9,11 @@ import time
 from datetime import datetime, timedelta
 
 import pytest
-from alert_episodes import open_episode
-from slack_hook import SLACK_TOKEN_PATH, Scripted, SlackHook, slack_hook_fixture  # noqa: F401
-from smtp_sink import SMTP_PASSWORD, SMTP_USER, SmtpSink, smtp_sink_fixture  # noqa: F401
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
+from support.alert_episodes import open_episode
+from support.slack_hook import SLACK_TOKEN_PATH, Scripted, SlackHook, slack_hook_fixture  # noqa: F401
+from support.smtp_sink import SMTP_PASSWORD, SMTP_USER, SmtpSink, smtp_sink_fixture  # noqa: F401
 
 from alerts.channels import (
     Channel,

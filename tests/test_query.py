@@ -64,7 +64,7 @@ def test_positive_terms_and_cluster_refs() -> None:
     query = Query.parse('"Interior Ministry" NEAR/10 (Hashd OR PMF) NOT France @PMF @"US troops"')
     assert query.positive_terms() == ("Interior Ministry", "Hashd", "PMF")
     assert query.cluster_refs() == ("PMF", "US troops")
-    assert [t.normalized for t in query.terms()][-1] == "france"
+    assert [t.normalised for t in query.terms()][-1] == "france"
     assert isinstance(query.terms()[0], Term)
 
 

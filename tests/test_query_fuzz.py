@@ -9,7 +9,7 @@ import os
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from report_archive import CLUSTERS
+from support.report_archive import CLUSTERS
 
 from archive.fts import fts5_match, prefilter, tsquery
 from archive.search import cluster_rules, compile_query

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from report_archive import CLUSTERS, make_archive
 from sqlalchemy import Engine, select
+from support.report_archive import CLUSTERS, make_archive
 
 from archive.rematch import rematch
 from config.models import ClusterConfig

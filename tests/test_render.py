@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from html.parser import HTMLParser
 
 import pytest
-from slack_hook import slack_problems
+from support.slack_hook import slack_problems
 
 from alerts import render
 from alerts.message import Alert, Headline

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from report_archive import Archive, config_toml, make_archive
+from support.report_archive import Archive, config_toml, make_archive
 
 from storage.engine import make_engine, session_factory, transaction
 from storage.models import AlertEpisode

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from slack_hook import SlackHook, slack_hook_fixture  # noqa: F401
-from smtp_sink import SmtpSink, smtp_sink_fixture  # noqa: F401
 from sqlalchemy import Engine, select
+from support.slack_hook import SlackHook, slack_hook_fixture  # noqa: F401
+from support.smtp_sink import SmtpSink, smtp_sink_fixture  # noqa: F401
 from test_detect import CLUSTER, PUBLISHERS, Newsroom, burst_hour
 
 from alerts.channels import build_channels

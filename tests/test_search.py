@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from report_archive import CLUSTERS, Archive, make_archive
 from sqlalchemy import Engine, func, select
+from support.report_archive import CLUSTERS, Archive, make_archive
 
 from archive.search import SearchFilters, cluster_rules, compile_query, search
 from archive.search_index import pending_count, rebuild_search_index, sync_search_index

@@ -10,8 +10,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from report_archive import Archive, config_toml, make_archive
 from sqlalchemy import Engine, func, select, text
+from support.report_archive import Archive, config_toml, make_archive
 
 from archive import search_index
 from archive.search import SearchFilters, cluster_rules, search

@@ -12,7 +12,7 @@ from urllib.parse import quote
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from slack_hook import SlackHook, slack_hook_fixture  # noqa: F401
+from support.slack_hook import SlackHook, slack_hook_fixture  # noqa: F401
 
 from config.load import parse_config
 from logs.configure import SECRET_MASK, configure_logging, mask_secrets

@@ -21,7 +21,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from newsroom import Article, Feed, Newsroom
+from support.newsroom import Article, Feed, Newsroom
 
 from config.load import parse_config
 from errors import ConfigError

@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from report_archive import Archive, make_archive
 from sqlalchemy import Engine
+from support.report_archive import Archive, make_archive
 
 from reports.breakdowns import co_occurrence, episodes, languages, top_sources
 from reports.buckets import bucket_grid, bucket_start

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from errors import QuerySyntaxError, WatchlistError
-from watchlist.normalize import Normalized, normalize, normalize_with_spans
+from watchlist.normalise import Normalised, normalise, normalise_with_spans
 from watchlist.query import Outcome, Query, Span
 from watchlist.terms import Hit, TermIndex, gap, nested_in
 
@@ -59,7 +59,7 @@ def _check_terms(role: str, terms: Iterable[str]) -> None:
     for term in terms:
         if not term.strip():
             raise ValueError(f"empty {role}")
-        if not normalize(term):
+        if not normalise(term):
             raise ValueError(f"{role} {term!r} has no letters or digits")
 
 
@@ -148,7 +148,7 @@ class Watchlist:
                     self._add(term, _Entry(number, role, term))  # type: ignore[arg-type]
             query = self._queries[number]
             for query_term in query.terms() if query else ():
-                self._add(query_term.normalized, _Entry(number, "query", query_term.normalized))
+                self._add(query_term.normalised, _Entry(number, "query", query_term.normalised))
         self._order = self._evaluation_order()
         logger.debug("watch-list: %d clusters, %d terms", len(clusters), len(self._index))
 
@@ -197,10 +197,10 @@ class Watchlist:
 
     def match(self, text: str, title: str = "") -> list[ClusterMatch]:
         """The clusters that count for this article, in config order."""
-        normalized = normalize(text)
+        normalised = normalise(text)
         if title:
-            normalized = f"{normalize(title)} {_BARRIER} {normalized}"
-        decisions, _ = self._decide(self._index.find(normalized))
+            normalised = f"{normalise(title)} {_BARRIER} {normalised}"
+        decisions, _ = self._decide(self._index.find(normalised))
         return [
             ClusterMatch(
                 self._configs[number].name,
@@ -214,18 +214,18 @@ class Watchlist:
     def query_matches(self, query: Query | str, text: str, title: str = "") -> bool:
         """Whether an ad-hoc query (``search``) holds, with ``@Name`` from this watch-list."""
         query = Query.parse(query) if isinstance(query, str) else query
-        normalized = normalize(text)
+        normalised = normalise(text)
         if title:
-            normalized = f"{normalize(title)} {_BARRIER} {normalized}"
-        decisions, _ = self._decide(self._index.find(normalized))
-        return query.matches_normalized(normalized, self._cluster_lookup(decisions))
+            normalised = f"{normalise(title)} {_BARRIER} {normalised}"
+        decisions, _ = self._decide(self._index.find(normalised))
+        return query.matches_normalised(normalised, self._cluster_lookup(decisions))
 
     def explain(self, text: str, title: str = "") -> list[ClusterVerdict]:
         """Every cluster the article touched (any hit), matched or not, with the reason."""
-        parts = [("title", normalize_with_spans(title))] if title else []
-        parts.append(("text", normalize_with_spans(text)))
-        normalized = f" {_BARRIER} ".join(part.text for _, part in parts)
-        hits = self._index.find(normalized)
+        parts = [("title", normalise_with_spans(title))] if title else []
+        parts.append(("text", normalise_with_spans(text)))
+        normalised = f" {_BARRIER} ".join(part.text for _, part in parts)
+        hits = self._index.find(normalised)
         decisions, per_cluster = self._decide(hits)
         locate = _locator(parts)
         nested = nested_in(h for h in hits if h.term_id in self._term_ids)
@@ -352,7 +352,7 @@ def _one_per_span(pairs: Iterable[tuple[Hit, _Entry]]) -> list[tuple[Hit, _Entry
 
 
 def _locator(
-    parts: list[tuple[str, Normalized]],
+    parts: list[tuple[str, Normalised]],
 ) -> Callable[[Hit], tuple[Literal["title", "text"], tuple[int, int], str]]:
     """Map combined normalised word positions back to a field, a span and an excerpt."""
     offsets = []

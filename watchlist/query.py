@@ -33,7 +33,7 @@ from functools import cached_property
 from typing import NamedTuple
 
 from errors import QuerySyntaxError
-from watchlist.normalize import normalize
+from watchlist.normalise import normalise
 from watchlist.terms import TermIndex, gap
 
 Span = tuple[int, int]
@@ -46,7 +46,7 @@ Outcome = tuple[bool, Sequence[Span]]
 @dataclass(frozen=True)
 class Term:
     text: str
-    normalized: str
+    normalised: str
     position: int
 
 
@@ -259,10 +259,10 @@ class _Parser:
             return node
         if token.kind in ("word", "phrase"):
             self.index += 1
-            normalized = normalize(token.text)
-            if not normalized:
+            normalised = normalise(token.text)
+            if not normalised:
                 raise self.fail(f"term {token.text!r} has no letters or digits", token.position)
-            return Term(token.text, normalized, token.position)
+            return Term(token.text, normalised, token.position)
         if token.kind == "cluster":
             self.index += 1
             return ClusterRef(token.text, token.position)
@@ -306,23 +306,23 @@ class Query:
     def evaluate(
         self, term_spans: Callable[[str], Sequence[Span]], cluster: ClusterLookup = _no_clusters
     ) -> Outcome:
-        """``term_spans(normalized_term)`` gives a term's positions in the article."""
+        """``term_spans(normalised_term)`` gives a term's positions in the article."""
         return _evaluate(self.root, term_spans, cluster)
 
     @cached_property
     def _term_index(self) -> tuple[TermIndex, dict[int, str]]:
         index = TermIndex()
-        return index, {index.add(term.normalized): term.normalized for term in self.terms()}
+        return index, {index.add(term.normalised): term.normalised for term in self.terms()}
 
     def matches(self, text: str, cluster: ClusterLookup = _no_clusters) -> bool:
         """Whether the query holds for ``text`` (terms found with the watch-list rules)."""
-        return self.matches_normalized(normalize(text), cluster)
+        return self.matches_normalised(normalise(text), cluster)
 
-    def matches_normalized(self, normalized: str, cluster: ClusterLookup = _no_clusters) -> bool:
+    def matches_normalised(self, normalised: str, cluster: ClusterLookup = _no_clusters) -> bool:
         """``matches`` for text that is already normalised."""
         index, names = self._term_index
         spans: dict[str, list[Span]] = {}
-        for hit in index.find(normalized):
+        for hit in index.find(normalised):
             spans.setdefault(names[hit.term_id], []).append((hit.start, hit.end))
         return self.evaluate(lambda term: spans.get(term, ()), cluster)[0]
 
@@ -368,7 +368,7 @@ def _evaluate(
     node: Node, term_spans: Callable[[str], Sequence[Span]], cluster: ClusterLookup
 ) -> Outcome:
     if isinstance(node, Term):
-        spans = term_spans(node.normalized)
+        spans = term_spans(node.normalised)
         return bool(spans), spans
     if isinstance(node, ClusterRef):
         return cluster(node.name)

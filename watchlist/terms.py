@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 
 import ahocorasick
 
-from watchlist.normalize import normalize
+from watchlist.normalise import normalise
 
 CONJUNCTIONS = ("", "و", "ف")
 PREPOSITIONS = ("", "ب", "ك", "ل")
@@ -74,10 +74,10 @@ def _latin_options(words: Sequence[str]) -> list[list[str]]:
     return options
 
 
-def term_variants(normalized: str) -> list[str]:
+def term_variants(normalised: str) -> list[str]:
     """The normalised spellings a normalised term matches (itself first)."""
-    words = normalized.split(" ")
-    if not normalized:
+    words = normalised.split(" ")
+    if not normalised:
         return []
     if is_arabic_script(words[0]):
         rest = " ".join(words[1:])
@@ -104,13 +104,13 @@ class TermIndex:
 
     def add(self, term: str) -> int:
         """Add a term given in any spelling; returns its id (the same for equal terms)."""
-        normalized = normalize(term)
-        if not normalized:
+        normalised = normalise(term)
+        if not normalised:
             raise ValueError(f"term {term!r} normalises to nothing")
-        if normalized in self._terms:
-            return self._terms[normalized]
-        term_id = self._terms[normalized] = len(self._terms)
-        for variant in term_variants(normalized):
+        if normalised in self._terms:
+            return self._terms[normalised]
+        term_id = self._terms[normalised] = len(self._terms)
+        for variant in term_variants(normalised):
             self._keys.setdefault(f" {variant} ", set()).add(term_id)
         self._automaton = None
         return term_id
@@ -123,14 +123,14 @@ class TermIndex:
             automaton.make_automaton()
         return automaton
 
-    def find(self, normalized: str) -> list[Hit]:
+    def find(self, normalised: str) -> list[Hit]:
         """Hits in normalised text (words separated by single spaces), by position."""
         automaton = self._automaton
         if automaton is None:
             automaton = self._automaton = self._build()
-        if not len(automaton) or not normalized:
+        if not len(automaton) or not normalised:
             return []
-        padded = f" {normalized} "
+        padded = f" {normalised} "
         raw = sorted(
             (end - length + 1, words, ids) for end, (length, words, ids) in automaton.iter(padded)
         )

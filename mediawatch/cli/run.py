@@ -41,7 +41,7 @@ def run(ctx: typer.Context) -> None:
         log_format=log_format,
         log_level=log_level,
         # Distributed mode: leases are compared across hosts, so by one clock.
-        clock=DatabaseClock(engine) if config.cluster else utcnow,
+        clock=DatabaseClock(engine) if config.distributed else utcnow,
     )
     signal.signal(signal.SIGTERM, service.stop)
     signal.signal(signal.SIGINT, service.stop)

@@ -34,7 +34,7 @@ def worker(ctx: typer.Context) -> None:
         sys.stdout,
     )
     config = app_state.config
-    if config.cluster is None:
+    if config.distributed is None:
         raise ConfigError(
             "`mediawatch worker` needs distributed mode: add [cluster] redis_url to the config"
         )

@@ -66,9 +66,9 @@ TOP_UP_SECONDS = 1.0
 
 
 def frontier_keys(config: Config) -> FrontierKeys:
-    if config.cluster is None:
+    if config.distributed is None:
         raise StorageError("distributed mode needs a [cluster] section with redis_url")
-    return FrontierKeys(config.cluster.key_prefix or default_prefix(config.storage.url))
+    return FrontierKeys(config.distributed.key_prefix or default_prefix(config.storage.url))
 
 
 def connect_redis(url: str) -> Any:
@@ -129,7 +129,7 @@ class _Scratch(dict[str, PollResult]):
         return self[name]
 
 
-class ClusterSpider(RedisMixin, NewsSpider):
+class DistributedSpider(RedisMixin, NewsSpider):
     """``NewsSpider`` fed by tickets from Redis, reporting each step to the poll ledger."""
 
     def __init__(self, recorder: PollRecorder, lease: timedelta, **kwargs: Any) -> None:
@@ -141,8 +141,8 @@ class ClusterSpider(RedisMixin, NewsSpider):
         self._top_up: Any = None
 
     @classmethod
-    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> ClusterSpider:
-        spider: ClusterSpider = super().from_crawler(crawler, *args, **kwargs)
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> DistributedSpider:
+        spider: DistributedSpider = super().from_crawler(crawler, *args, **kwargs)
         spider.setup_redis(crawler)
         crawler.signals.connect(spider.request_dropped, signal=signals.request_dropped)
         crawler.signals.connect(spider.opened, signal=signals.spider_opened)
@@ -285,7 +285,7 @@ def worker_settings(config: Config, keys: FrontierKeys) -> dict[str, Any]:
     """``crawler_settings`` plus the scrapy-redis scheduler, queue and duplicate filter."""
     from spiders.crawler.settings import crawler_settings
 
-    assert config.cluster is not None
+    assert config.distributed is not None
     settings = crawler_settings(config.crawl)
     settings.update(
         {
@@ -297,8 +297,8 @@ def worker_settings(config: Config, keys: FrontierKeys) -> dict[str, Any]:
             "SCHEDULER_DUPEFILTER_KEY": keys.fingerprints,
             "DUPEFILTER_CLASS": "spiders.distributed.frontier.LeasedDupeFilter",
             # Forgotten before the source can be claimed again (see spiders.distributed.frontier).
-            DUPEFILTER_TTL_SETTING: config.cluster.lease.total_seconds() / 2,
-            "REDIS_URL": config.cluster.redis_url,
+            DUPEFILTER_TTL_SETTING: config.distributed.lease.total_seconds() / 2,
+            "REDIS_URL": config.distributed.redis_url,
             "REDIS_START_URLS_KEY": keys.sources,
             "ITEM_PIPELINES": {"spiders.distributed.shared_store.ClusterStorePipeline": 300},
         }
@@ -324,11 +324,11 @@ def run_worker(
     if engine.dialect.name != "postgresql":
         raise StorageError("a worker needs PostgreSQL storage ([storage] url)")
     clock = clock or DatabaseClock(engine)
-    assert config.cluster is not None
+    assert config.distributed is not None
     keys = frontier_keys(config)
-    server = connect_redis(config.cluster.redis_url)
+    server = connect_redis(config.distributed.redis_url)
     sessions = session_factory(engine)
-    ledger = PollLedger(server, keys, ttl=config.cluster.lease * 2)
+    ledger = PollLedger(server, keys, ttl=config.distributed.lease * 2)
     recorder = PollRecorder(ledger, sessions, plan, clock)
     # A batch the database refuses must raise: its polls then stay unsettled (and due
     # again after the lease) instead of being recorded as complete.
@@ -345,13 +345,13 @@ def run_worker(
     settings["LOG_INSTALL_ROOT_HANDLER"] = False  # our handler (logs.configure) stays
     process = CrawlerProcess(settings)
     quiet_libraries()  # Scrapy has just reset its loggers
-    logging.getLogger(ClusterSpider.name).setLevel(logging.WARNING)  # a line per ticket
+    logging.getLogger(DistributedSpider.name).setLevel(logging.WARNING)  # a line per ticket
     warnings.filterwarnings("ignore", category=DeprecationWarning, module="scrapy_redis")
-    crawler = process.create_crawler(ClusterSpider)
+    crawler = process.create_crawler(DistributedSpider)
     process.crawl(
         crawler,
         recorder=recorder,
-        lease=config.cluster.lease,
+        lease=config.distributed.lease,
         known_urls=known,
         now=clock,
         recent=config.crawl.recent,

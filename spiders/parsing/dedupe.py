@@ -6,7 +6,7 @@ story. Three checks, in order (the first that fires decides):
 1. **Same canonical URL**: the database's unique key; the store counts such an item as
    already known and does not store it again (``find_duplicate`` also reports it).
 2. **Same normalised title within ``TITLE_WINDOW`` (48 h)** of the other article's
-   ``seen_at``. Titles are normalised (``watchlist.normalize``: case, accents, Arabic
+   ``seen_at``. Titles are normalised (``watchlist.normalise``: case, accents, Arabic
    letter forms, punctuation), with a short trailing site name ("... - Reuters",
    "... | BBC News") removed. Generic titles never match: a title needs at least
    ``MIN_TITLE_WORDS`` (4) words and ``MIN_TITLE_CHARS`` (20) characters and must not be a
@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from watchlist.normalize import normalize
+from watchlist.normalise import normalise
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ its words cut and a byline added is within 3 bits only 24% of the time, within 8
 92%. SimHash is that sensitive because each bit is a vote of all shingles."""
 
 GENERIC_TITLES = frozenset(
-    normalize(title)
+    normalise(title)
     for title in (
         "live updates", "live", "live blog", "breaking news", "latest news", "news",
         "home", "homepage", "top stories", "news in brief", "the latest", "live coverage",
@@ -105,7 +105,7 @@ def normalised_title_hash(title: str | None) -> str | None:
     """A hash of the normalised title, or None when the title is too short or generic."""
     if not title:
         return None
-    words = normalize(strip_site_name(title))
+    words = normalise(strip_site_name(title))
     if (
         len(words.split()) < MIN_TITLE_WORDS
         or len(words) < MIN_TITLE_CHARS
@@ -117,7 +117,7 @@ def normalised_title_hash(title: str | None) -> str | None:
 
 def simhash64(text: str) -> int:
     """SimHash of ``text``'s 3-word shingles (normalised words), as a signed 64-bit int."""
-    words = normalize(text).split()
+    words = normalise(text).split()
     if len(words) < SHINGLE_WORDS:
         shingles = [" ".join(words)]
     else:

@@ -4,7 +4,7 @@ Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-25 12:00:00
 
-The index holds each article's *normalised* title and text (``watchlist.normalize``:
+The index holds each article's *normalised* title and text (``watchlist.normalise``:
 Arabic letter folding, apostrophes, digits, accents), written by
 ``archive.search_index.sync_search_index``: the database's own tokenizer cannot do that
 folding, and search results must equal what the watch-list matcher decides.

@@ -28,10 +28,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from newsroom import Article, Feed, Newsroom
-from newsroom_content import HOSTILE_PAGES, build_standard, sources_toml
-from slack_hook import SlackHook
 from sqlalchemy import create_engine, text
+from support.newsroom import Article, Feed, Newsroom
+from support.newsroom_content import HOSTILE_PAGES, build_standard, sources_toml
+from support.slack_hook import SlackHook
 
 from spiders.parsing.canonical import canonical_url
 

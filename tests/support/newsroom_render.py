@@ -11,7 +11,7 @@ from html import escape
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from newsroom import Article, Feed, Newsroom
+    from support.newsroom import Article, Feed, Newsroom
 
 SITE_NAMES = ("Newsroom Daily", "Wire Review", "Gulf Observer")
 

@@ -16,7 +16,7 @@ Redis servers (from /proc). Per-core figures divide articles by those CPU second
 Queue lag: 5,000 feeds that answer 304 (their ETags are known), all due at once, two
 workers: p50/p95/max of poll start minus due time, and polls/s.
 
-    python bench/bench_cluster.py [--feeds 50] [--articles 10] [--lag-feeds 5000]
+    python bench/bench_distributed.py [--feeds 50] [--articles 10] [--lag-feeds 5000]
 """
 
 from __future__ import annotations

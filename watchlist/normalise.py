@@ -1,6 +1,6 @@
 """Text normalisation shared by watch-list terms, article text and queries.
 
-``normalize(text)`` returns lowercase words separated by single spaces, so that
+``normalise(text)`` returns lowercase words separated by single spaces, so that
 spelling variants compare equal:
 
 - Unicode NFKC (ligatures, full-width and Arabic presentation forms), then casefold;
@@ -21,7 +21,7 @@ Typical English, Arabic and Persian news text takes a fast path through a privat
 single-byte code page (``bytes.translate`` is ~30x faster than ``str.translate`` on
 non-ASCII text); anything else takes the general path. Both give the same result.
 
-``normalize_with_spans(text)`` also returns, for each normalised word, the span of
+``normalise_with_spans(text)`` also returns, for each normalised word, the span of
 the original text it came from, for highlighting where a term matched.
 """
 
@@ -120,7 +120,7 @@ _TABLE = _build_table()
 _POSSESSIVE = re.compile(r"'s(?!\w)")
 
 
-def _normalize_general(text: str) -> str:
+def _normalise_general(text: str) -> str:
     """The reference path: any text."""
     if "´" in text:  # NFKC would turn it into a space and a combining accent
         text = text.replace("´", "'")
@@ -185,7 +185,7 @@ _DECODING, _ENCODING_MAP, _BYTE_TABLE, _BYTE_DELETE = _build_code_page()
 _POSSESSIVE_BYTES = re.compile(rb"'s(?![0-9a-z\x80-\xff])")
 
 
-def _normalize_fast(text: str) -> str | None:
+def _normalise_fast(text: str) -> str | None:
     """The code-page path, or None when the text has a character outside it."""
     if text.isascii():
         data = text.encode("ascii")
@@ -204,17 +204,17 @@ def _normalize_fast(text: str) -> str | None:
     return codecs.charmap_decode(data, "strict", _DECODING)[0]
 
 
-def normalize(text: str) -> str:
+def normalise(text: str) -> str:
     """Normalised words of ``text`` joined by single spaces (see the module docstring)."""
-    fast = _normalize_fast(text)
-    return fast if fast is not None else _normalize_general(text)
+    fast = _normalise_fast(text)
+    return fast if fast is not None else _normalise_general(text)
 
 
 # ---- where the words came from -------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
-class Normalized:
+class Normalised:
     """Normalised text and, per word, the ``(start, end)`` span in the original text."""
 
     original: str
@@ -251,12 +251,12 @@ def _word_run() -> re.Pattern[str]:
     return re.compile(f"[^{''.join(ranges)}]+")
 
 
-def normalize_with_spans(text: str) -> Normalized:
-    """Like ``normalize`` but remembering where each word came from."""
+def normalise_with_spans(text: str) -> Normalised:
+    """Like ``normalise`` but remembering where each word came from."""
     words: list[str] = []
     spans: list[tuple[int, int]] = []
     for run in _word_run().finditer(text):
-        for word in normalize(run.group()).split():
+        for word in normalise(run.group()).split():
             words.append(word)
             spans.append(run.span())
-    return Normalized(text, " ".join(words), tuple(spans))
+    return Normalised(text, " ".join(words), tuple(spans))

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from watchlist.normalize import _normalize_general, normalize, normalize_with_spans
+from watchlist.normalise import _normalise_general, normalise, normalise_with_spans
 
 
 @pytest.mark.parametrize(
@@ -34,32 +34,32 @@ from watchlist.normalize import _normalize_general, normalize, normalize_with_sp
     ],
 )
 def test_spelling_variants_normalise_alike(spellings: list[str], expected: str) -> None:
-    assert {normalize(s) for s in spellings} == {expected}
+    assert {normalise(s) for s in spellings} == {expected}
 
 
 def test_punctuation_and_whitespace_collapse() -> None:
-    assert normalize("  «Iraq»,\n\t(Baghdad)!!  ") == "iraq baghdad"
-    assert normalize("العراق، بغداد؛ البصرة؟") == "العراق بغداد البصره"
-    assert normalize("US_troops") == "us troops"
+    assert normalise("  «Iraq»,\n\t(Baghdad)!!  ") == "iraq baghdad"
+    assert normalise("العراق، بغداد؛ البصرة؟") == "العراق بغداد البصره"
+    assert normalise("US_troops") == "us troops"
 
 
 def test_possessive_only_at_word_end() -> None:
-    assert normalize("Ma'sum") == "masum"
-    assert normalize("Iran's") == "iran"
+    assert normalise("Ma'sum") == "masum"
+    assert normalise("Iran's") == "iran"
 
 
 def test_nothing_left() -> None:
-    assert normalize("!!! ' ـــ") == ""
+    assert normalise("!!! ' ـــ") == ""
 
 
 def test_unusual_characters_take_the_general_path() -> None:
-    assert normalize("Ünal «ΑΘΗΝΑ» Москва\u202bتست") == "unal αθηνα москва تست"
+    assert normalise("Ünal «ΑΘΗΝΑ» Москва\u202bتست") == "unal αθηνα москва تست"
 
 
 def test_spans_point_at_the_original_words() -> None:
     text = "Kata'ib  Hezbollah’s al-Khazali, والحشـد"
-    result = normalize_with_spans(text)
-    assert result.text == normalize(text)
+    result = normalise_with_spans(text)
+    assert result.text == normalise(text)
     assert [text[a:b] for a, b in result.spans] == [
         "Kata'ib",
         "Hezbollah’s",
@@ -80,18 +80,18 @@ NEWS_TEXT = st.text(NEWS_ALPHABET, max_size=80)
 
 @given(NEWS_TEXT)
 def test_fast_path_agrees_with_general_path(text: str) -> None:
-    assert normalize(text) == _normalize_general(text)
+    assert normalise(text) == _normalise_general(text)
 
 
 @given(st.text(max_size=60))
 @settings(max_examples=300)
 def test_normalisation_is_idempotent(text: str) -> None:
-    once = normalize(text)
-    assert normalize(once) == once
+    once = normalise(text)
+    assert normalise(once) == once
 
 
 @given(NEWS_TEXT)
-def test_spans_agree_with_normalize(text: str) -> None:
-    result = normalize_with_spans(text)
-    assert result.text == normalize(text)
+def test_spans_agree_with_normalise(text: str) -> None:
+    result = normalise_with_spans(text)
+    assert result.text == normalise(text)
     assert len(result.spans) == len(result.words)

@@ -130,7 +130,7 @@ class Newsroom:
         return self.url(article.path, article.host)
 
     def add_feed(self, feed: Feed) -> str:
-        from newsroom_render import render_feed
+        from support.newsroom_render import render_feed
 
         self.route(
             feed.path,
@@ -144,7 +144,7 @@ class Newsroom:
         return self.url(feed.path, feed.host)
 
     def _article_reply(self, article: Article) -> Reply:
-        from newsroom_render import render_article
+        from support.newsroom_render import render_article
 
         return Reply(
             body=render_article(self, article).encode("utf-8"),
@@ -282,7 +282,7 @@ def html_escape(text: str) -> str:
 @pytest.fixture
 def newsroom() -> Iterator[Newsroom]:
     """A started newsroom with the standard content (``newsroom_content``)."""
-    from newsroom_content import build_standard
+    from support.newsroom_content import build_standard
 
     room = Newsroom().start()
     build_standard(room)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from newsroom import (
+from support.newsroom import (
     Article,
     Feed,
     Newsroom,
