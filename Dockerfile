@@ -6,12 +6,18 @@ WORKDIR /app
 RUN useradd --system --create-home --home-dir /home/mediawatch mediawatch
 
 COPY pyproject.toml README.md ./
-COPY mediawatch ./mediawatch
-COPY spiders ./spiders
-COPY scheduler ./scheduler
+COPY errors ./errors
+COPY clock ./clock
+COPY logs ./logs
+COPY watchlist ./watchlist
+COPY config ./config
 COPY storage ./storage
+COPY spiders ./spiders
 COPY alerts ./alerts
 COPY reports ./reports
+COPY archive ./archive
+COPY scheduler ./scheduler
+COPY mediawatch ./mediawatch
 COPY config.toml ./
 RUN pip install --no-cache-dir '.[postgres,cluster]' && mkdir -p /app/data && chown mediawatch /app/data
 

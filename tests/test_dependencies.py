@@ -92,3 +92,10 @@ def test_declared_minimums_have_the_apis_the_code_calls() -> None:
         assert oldest_allowed is not None and oldest_allowed >= Version(first), (
             f"{users} use {pattern} (needs {library}>={first}) but {library}{specifier} is declared"
         )
+
+
+def test_the_container_image_copies_every_package() -> None:
+    """A package missing from the Dockerfile installs nothing and fails only at run time."""
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    copied = set(re.findall(r"^COPY (\w+) \./\1$", dockerfile, flags=re.M))
+    assert set(PACKAGES) <= copied, f"not copied into the image: {set(PACKAGES) - copied}"
