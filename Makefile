@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CONFIG ?= config.toml
 
-.PHONY: install run test fuzz lint bench demo clean
+.PHONY: install run test test-fast fuzz lint bench demo clean
 
 install: $(STAMP)
 
@@ -21,6 +21,10 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest
+
+# The unit tests: no processes, no servers (HTTP, SMTP, PostgreSQL, Redis); under a minute.
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow and not postgres"
 
 # The property-based harnesses (hostile sources, channel responses, queries) run a few
 # examples in `make test`; this runs many more of each.

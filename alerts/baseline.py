@@ -46,9 +46,14 @@ class SpikeParams:
     level_prior: tuple[float, float] = (1.0, 1.0)
     """Gamma prior of the level: (shape, buckets), i.e. one count per bucket, worth one bucket."""
     dispersion_prior: float = 0.1
-    """Prior over-dispersion ``phi`` (the prior ``delta`` is 0)..."""
+    """Prior over-dispersion ``phi`` (the rate wandering)..."""
+    clump_prior: float = 0.5
+    """...and prior ``delta`` (clumps: copies dedupe misses, follow-ups; 0.5 is a variance
+    1.5 times Poisson, as when one story in ten brings two or three more)..."""
     dispersion_weight: float = 24.0
-    """...worth this many buckets."""
+    """...both worth this many buckets. A sparse series cannot show its clumps in a few
+    weeks of history; with a Poisson prior its ordinary five-story days looked like
+    one-in-a-hundred events."""
     warmup: int | None = None
     """Buckets of history needed before judging; default: two days' worth, at least 7."""
     min_window: int = 28
@@ -186,8 +191,10 @@ class Baseline:
 
     def fit(
         self, counts: Floats, use: Floats, unflagged: tuple[Floats, Floats]
-    ) -> tuple[Floats, Floats, Bools]:
-        """``mu``, NB size and "judged" per bucket; ``use`` marks buckets the baseline reads."""
+    ) -> tuple[Floats, Floats, Bools, Floats]:
+        """``mu``, NB size, "judged" and ``rate_sd`` per bucket; ``use`` marks buckets the
+        baseline reads. ``rate_sd`` is the part of the spread that is the rate's own
+        uncertainty (included in the size): the buckets of one slot share it."""
         lay, p = self.layout, self.params
         alpha = p.profile_prior
         shape0, buckets0 = p.level_prior
@@ -230,7 +237,7 @@ class Baseline:
         # Poisson units, scaled by the dispersion) -> the NB size with that variance.
         relvar_rate = self.to_buckets(relvar) * (1.0 + delta + phi * mu)
         size = 1.0 / (delta / np.maximum(mu, 1e-12) + phi + relvar_rate)
-        return mu, size, judged
+        return mu, size, judged, mu * np.sqrt(relvar_rate)
 
     def trailing(self, values: Floats, window: int) -> Floats:
         """Per bucket, the sum of ``values`` over the ``window`` periods before its own."""
@@ -291,8 +298,8 @@ class Baseline:
         least squares weighted by ``1 / mu`` (the normal equations are ``sum e = delta sum mu
         + phi sum mu^2`` and ``sum e mu = delta sum mu^2 + phi sum mu^3``: the first keeps
         the total excess right, and nothing divides by a tiny ``mu``). Both terms are
-        floored at 0 (refitting the other alone) and shrunk toward the prior with
-        ``dispersion_weight`` pseudo-buckets."""
+        floored at 0 (refitting the other alone) and shrunk toward the priors
+        (``clump_prior``, ``dispersion_prior``) with ``dispersion_weight`` pseudo-buckets."""
         p, window = self.params, self.layout.window
         excess = ((counts - mu) ** 2 - counts) * use
         m = mu * use
@@ -319,5 +326,5 @@ class Baseline:
         phi = np.nan_to_num(phi, posinf=0.0)
         weight = p.dispersion_weight
         phi = (n * phi + weight * p.dispersion_prior) / (n + weight)
-        delta = n * delta / (n + weight)
+        delta = (n * delta + weight * p.clump_prior) / (n + weight)
         return delta, phi

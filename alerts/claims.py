@@ -25,7 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from clock.moments import utcnow
-from storage.engine import transaction
+from storage.engine import rowcount, transaction
 from storage.models import OutboxMessage
 
 logger = logging.getLogger(__name__)
@@ -187,7 +187,6 @@ def mark_failed(
     session_factory: sessionmaker[Session],
     message: Claimed,
     token: str,
-    now: datetime,
     reason: str,
 ) -> None:
     """Give up on ``message``: ``failed`` with its reason, shown by ``alerts list``."""
@@ -270,10 +269,6 @@ def defer_channel(session_factory: sessionmaker[Session], channel: str, until: d
             execution_options={"synchronize_session": False},
         )
     return rowcount(result)
-
-
-def rowcount(result: object) -> int:
-    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def _hours(span: timedelta) -> str:

@@ -14,7 +14,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
+from clock.moments import epoch_seconds
 from storage.models import Article, Mention, Poll
 
 logger = logging.getLogger(__name__)
@@ -283,9 +284,5 @@ def bucket_details(
                     copies=len(members),
                 )
             )
-    headlines.sort(key=lambda h: (-h.copies, -_timestamp(h.seen_at)))
+    headlines.sort(key=lambda h: (-h.copies, -epoch_seconds(h.seen_at)))
     return languages, headlines[:limit]
-
-
-def _timestamp(moment: datetime) -> float:
-    return moment.replace(tzinfo=UTC).timestamp()

@@ -17,119 +17,41 @@ lock, so the second waits for the first to commit and then sees its episode; on 
 database a unique index on ``(cluster, onset_bucket)`` rejects a second episode for the
 same spike (on SQLite, where writers are serialised anyway, the losing run fails and
 writes nothing).
-
-``backtest`` replays the same detector over an archive period without writing anything.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-import numpy as np
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts.channels import routed_names
-from alerts.counts import (
-    BucketGrid,
-    ClusterCounts,
-    backlog_stories,
-    bucket_details,
-    counts_per_bucket,
-)
-from alerts.episodes import BucketVerdict, EpisodePolicy, EpisodeState, Transition, advance
+from alerts.counts import backlog_stories, bucket_details
+from alerts.episodes import EpisodeState, Transition, advance
 from alerts.message import Alert, Headline
 from alerts.mutes import muted_until
 from alerts.outbox import enqueue
-from alerts.render import report_command
-from alerts.spikes import SpikeParams, SpikeResult, detect_spikes
-from config.detection import DetectionConfig
+from alerts.verdicts import EXTRA_HISTORY, EpisodeEvent, judge, policy_from_config
+from alerts.wording import report_command
 from config.models import Config
+from storage.locks import DETECT_LOCK, lock_for_transaction
 from storage.models import AlertEpisode
 
 logger = logging.getLogger(__name__)
 
-EXTRA_HISTORY = timedelta(days=28)
-"""Counted before the history window: day-of-week profile, and earlier buckets' flags."""
-DETECT_LOCK = 0x6D77_6465_7465_6374
-"""PostgreSQL advisory lock key ("mwdetect") that serialises detection runs."""
-
 
 @dataclass(frozen=True)
-class EpisodeChange:
+class EpisodeChange(EpisodeEvent):
     """One transition written to the database."""
 
-    cluster: str
-    kind: str
     episode_id: int
-    bucket_start: datetime
-    observed: int
-    expected: float
-    tail_probability: float
-    sources: int
     queued: int
     """Outbox rows written for it (0 for a close, or when they existed already)."""
-
-
-def policy_from_config(config: DetectionConfig, bucket: timedelta | None = None) -> EpisodePolicy:
-    """The episode rules of ``[detection]`` for buckets of ``bucket`` (default: its own)."""
-    return EpisodePolicy(
-        bucket=bucket or config.bucket,
-        cooldown=config.cooldown,
-        close_after=config.close_after,
-        quiet_threshold=config.quiet_for(bucket),
-        min_count=config.min_count,
-        update_factor=config.update_factor,
-        backlog_fraction=config.backlog_fraction,
-    )
-
-
-@dataclass(frozen=True)
-class _Judged:
-    grid: BucketGrid
-    counts: dict[str, ClusterCounts]
-    result: SpikeResult
-    rows: dict[str, int]
-
-
-def _judge(session: Session, config: Config, since: datetime, until: datetime) -> _Judged:
-    detection = config.detection
-    clusters = [cluster.name for cluster in config.clusters]
-    grid = BucketGrid.covering(since, until, detection.bucket)
-    counts = counts_per_bucket(session, grid, clusters)
-    stories = np.stack([counts[name].stories for name in clusters])
-    sources = np.stack([counts[name].sources for name in clusters])
-    result = detect_spikes(
-        stories, grid.start, grid.width, SpikeParams.from_config(detection), sources=sources
-    )
-    return _Judged(grid, counts, result, {name: row for row, name in enumerate(clusters)})
-
-
-def _verdicts(
-    judged: _Judged, cluster: str, first: int, last: int, backlog: dict[int, int]
-) -> list[BucketVerdict]:
-    row = judged.rows[cluster]
-    counts = judged.counts[cluster]
-    result = judged.result
-    verdicts = []
-    for position in range(max(first, 0), last):
-        stories = int(counts.stories[position])
-        verdicts.append(
-            BucketVerdict(
-                start=judged.grid.bucket_start(position),
-                count=stories,
-                expected=float(result.expected[row, position]),
-                tail_probability=float(result.tail_probability[row, position]),
-                spike=bool(result.spike[row, position]),
-                sources=int(counts.sources[position]),
-                backlog_fraction=backlog.get(position, 0) / stories if stories else 0.0,
-            )
-        )
-    return verdicts
 
 
 def run_detection(session: Session, config: Config, now: datetime) -> list[EpisodeChange]:
@@ -140,12 +62,11 @@ def run_detection(session: Session, config: Config, now: datetime) -> list[Episo
     detection = config.detection
     if not config.clusters:
         return []
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": DETECT_LOCK})
+    lock_for_transaction(session, DETECT_LOCK)
     since = now - detection.history - EXTRA_HISTORY
-    judged = _judge(session, config, since, now)
+    judged = judge(session, config, since, now)
     grid = judged.grid
-    complete = grid.length if grid.end <= now else grid.length - 1
+    complete = judged.complete(now)
     first = grid.position(now - detection.lookback)
     clusters = list(judged.rows)
     backlog = backlog_stories(session, grid, grid.bucket_start(max(first, 0)), clusters)
@@ -156,10 +77,10 @@ def run_detection(session: Session, config: Config, now: datetime) -> list[Episo
     changes: list[EpisodeChange] = []
     for cluster in clusters:
         per_bucket = backlog.get(cluster, {})
-        verdicts = _verdicts(judged, cluster, first, complete, per_bucket)
+        verdicts = judged.verdicts(cluster, first, complete, per_bucket)
         partial = None
         if detection.early and complete < grid.length:
-            partial = _verdicts(judged, cluster, complete, complete + 1, per_bucket)[0]
+            partial = judged.verdicts(cluster, complete, complete + 1, per_bucket)[0]
         row = _latest_episode(session, cluster)
         state = _state_of(row)
         final, transitions = advance(state, verdicts, policy, partial)
@@ -238,19 +159,8 @@ def _apply(
         if transition.kind in ("open", "update") and not (muted or row.muted):
             alert = _alert(session, transition, cluster, row.id, width)
             queued = len(enqueue(session, alert, channels, now))
-        changes.append(
-            EpisodeChange(
-                cluster=cluster,
-                kind=transition.kind,
-                episode_id=row.id,
-                bucket_start=verdict.start,
-                observed=verdict.count,
-                expected=verdict.expected,
-                tail_probability=verdict.tail_probability,
-                sources=verdict.sources,
-                queued=queued,
-            )
-        )
+        event = EpisodeEvent.of(cluster, transition)
+        changes.append(EpisodeChange(**asdict(event), episode_id=row.id, queued=queued))
     if row is not None and final is not None and row.status == "open":
         _copy_state(row, final)
     session.flush()
@@ -331,50 +241,3 @@ def _summary(changes: Sequence[EpisodeChange]) -> str:
         f"({c.observed} stories vs {c.expected:.1f} expected, p={c.tail_probability:.1e})"
         for c in changes
     )
-
-
-@dataclass(frozen=True)
-class BacktestEvent:
-    cluster: str
-    kind: str
-    bucket_start: datetime
-    observed: int
-    expected: float
-    tail_probability: float
-    sources: int
-
-
-def backtest(
-    session: Session, config: Config, since: datetime, now: datetime
-) -> list[BacktestEvent]:
-    """What would have fired from ``since`` to ``now`` (complete buckets), sending nothing.
-
-    Episodes are replayed from scratch over the period, as if detect had run after every
-    bucket (backlog is not reconstructed: it needs the poll history of each moment)."""
-    if not config.clusters:
-        return []
-    detection = config.detection
-    judged = _judge(session, config, since - detection.history - EXTRA_HISTORY, now)
-    grid = judged.grid
-    complete = grid.length if grid.end <= now else grid.length - 1
-    first = grid.position(since)
-    policy = policy_from_config(detection)
-    events = []
-    for cluster in judged.rows:
-        verdicts = _verdicts(judged, cluster, first, complete, {})
-        _, transitions = advance(None, verdicts, policy)
-        events += [
-            BacktestEvent(
-                cluster=cluster,
-                kind=t.kind,
-                bucket_start=t.verdict.start,
-                observed=t.verdict.count,
-                expected=t.verdict.expected,
-                tail_probability=t.verdict.tail_probability,
-                sources=t.verdict.sources,
-            )
-            for t in transitions
-            if t.kind != "close"
-        ]
-    events.sort(key=lambda e: (e.bucket_start, e.cluster))
-    return events

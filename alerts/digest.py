@@ -23,18 +23,20 @@ import json
 import logging
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, or_, select, text
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from alerts.channels import delivery_names, routes_to
-from alerts.detect import DETECT_LOCK, spike_alert
+from alerts.detect import spike_alert
 from alerts.message import Alert
 from alerts.mutes import muted_until
 from alerts.outbox import enqueue
+from clock.moments import aware, utc
 from config.models import Config
+from storage.locks import DETECT_LOCK, lock_for_transaction
 from storage.models import AlertEpisode, OutboxMessage
 
 logger = logging.getLogger(__name__)
@@ -59,7 +61,7 @@ def digest_time(day: date, at: time, zone: ZoneInfo) -> datetime:
     """``at`` on the local ``day``, as naive UTC. On the day clocks go forward, a time in
     the skipped hour is taken with the offset before the change (02:30 is 03:30 summer
     time); on the day they go back, a time that happens twice is its first occurrence."""
-    return datetime.combine(day, at, tzinfo=zone).astimezone(UTC).replace(tzinfo=None)
+    return utc(datetime.combine(day, at, tzinfo=zone))
 
 
 def due_digest(now: datetime, at: time, zone: ZoneInfo, last: date | None) -> DueDigest | None:
@@ -69,7 +71,7 @@ def due_digest(now: datetime, at: time, zone: ZoneInfo, last: date | None) -> Du
     Due: the latest local date whose ``at`` has come, unless that date had its digest.
     Its window runs from the time of the ``last`` digest (at most ``MAX_CATCH_UP`` back;
     the day before when there was none) to its own time."""
-    today = now.replace(tzinfo=UTC).astimezone(zone).date()
+    today = aware(now).astimezone(zone).date()
     day = today if digest_time(today, at, zone) <= now else today - timedelta(days=1)
     if last is not None and day <= last:
         return None
@@ -96,10 +98,9 @@ def queue_due_digests(session: Session, config: Config, now: datetime) -> list[O
     digest_channels = [c for c in config.alerts.channels if c.mode == "digest"]
     if not digest_channels:
         return []
-    if session.get_bind().dialect.name == "postgresql":
-        # Wait for a detection run in flight: the episodes it opens before the digest
-        # time belong in this digest.
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": DETECT_LOCK})
+    # Wait for a detection run in flight: the episodes it opens before the digest
+    # time belong in this digest.
+    lock_for_transaction(session, DETECT_LOCK)
     zone = config.alerts.zone
     muted = muted_until(session, now)
     written: list[OutboxMessage] = []

@@ -74,6 +74,20 @@ class Alert:
         return cls(**data)
 
 
+def make_test_alert(now: datetime) -> Alert:
+    """What ``alerts test`` sends through every channel."""
+    return Alert(
+        kind="test",
+        cluster="mediawatch test",
+        bucket_start=now,
+        bucket_end=now,
+        observed=0,
+        expected=0.0,
+        tail_probability=1.0,
+        sources=0,
+    )
+
+
 def _encode(value: object) -> str:
     if isinstance(value, datetime):
         return value.isoformat()

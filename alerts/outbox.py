@@ -86,11 +86,11 @@ from alerts.claims import (
     mark_sent,
     recover_interrupted,
     retry_delay,
-    rowcount,
     schedule_retry,
 )
 from alerts.message import Alert
 from errors import DeliveryError
+from storage.engine import rowcount
 from storage.models import OutboxMessage
 
 __all__ = [
@@ -304,7 +304,7 @@ def _deliver_channel(
             continue
         report.errors[channel_name] = failure.reason
         if failure.gives_up(message.attempts + 1):
-            mark_failed(session_factory, message, token, now, failure.reason)
+            mark_failed(session_factory, message, token, failure.reason)
             report.failed += 1
             report.failures[message.key] = failure.reason
             last_try_failed = False

@@ -1,185 +1,32 @@
-"""An ``Alert`` as people read it: a title, plain text, HTML and Slack Block Kit.
+"""An alert marked up for its channels: plain text, an HTML email and Slack Block Kit.
 
-Pure functions of the alert. Everything scraped from the open web (titles, URLs,
-publishers) is hostile: HTML and Slack mrkdwn escape ``&``, ``<`` and ``>``, and a link
-is only made for an ``http(s)`` URL (``javascript:`` and friends are shown as no link).
-
-Each alert explains itself: the cluster, stories observed against the usual pattern,
-how unlikely that is in plain words, distinct sources and languages, the top
-headlines (one per story) and the command that shows the trend.
+Everything scraped from the open web (titles, URLs, publishers) is hostile: HTML and
+Slack mrkdwn escape ``&``, ``<`` and ``>``, and a link is only made for an ``http(s)`` URL
+(``javascript:`` and friends are shown as no link, see ``alerts.wording.safe_url``).
 """
 
 from __future__ import annotations
 
 import html
-import math
-import re
-import shlex
-from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from alerts.message import Alert, Headline
-
-MAX_HEADLINES = 8
-"""Headlines shown per alert (the alert carries the top ones, one per story)."""
+from alerts.wording import (
+    facts,
+    headlines,
+    one_line,
+    safe_url,
+    summary,
+    title,
+    trend_command,
+)
 
 SLACK_SECTION_LIMIT = 3000
 SLACK_HEADER_LIMIT = 150
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
-
-
-# -- words ------------------------------------------------------------------------------
-
-
-def probability_in_words(tail_probability: float) -> str:
-    """``0.00002`` -> ``"about 1 in 50,000 under the usual pattern"``."""
-    p = tail_probability
-    if math.isnan(p):
-        return "of unknown likelihood under the usual pattern"
-    if p <= 1e-9:
-        return "less than 1 in a billion under the usual pattern"
-    if p >= 0.5:
-        return "not unusual under the usual pattern"
-    odds = 1.0 / p
-    digits = math.floor(math.log10(odds))
-    rounded = round(odds, -(digits - 1)) if digits >= 2 else round(odds)
-    return f"about 1 in {int(rounded):,} under the usual pattern"
-
-
-def how_often(tail_probability: float, bucket: timedelta) -> str:
-    """How often a bucket this surprising comes by chance, for this cluster: the bucket's
-    width over its (calibrated) tail probability. ``"3 weeks"``, ``"over 1000 years"``."""
-    if math.isnan(tail_probability):
-        return "unknown"
-    if tail_probability <= 0:
-        return "over 1000 years"
-    seconds = bucket.total_seconds() / tail_probability
-    if seconds > 1000 * YEAR_SECONDS:
-        return "over 1000 years"
-    for unit, size in (("years", YEAR_SECONDS), ("weeks", 7 * 86400), ("days", 86400)):
-        if seconds >= 2 * size:
-            return f"{seconds / size:.0f} {unit}"
-    return f"{max(1, round(seconds / 3600))} hours"
-
-
-YEAR_SECONDS = 365.25 * 86400
-
-
-def stories(count: int) -> str:
-    return f"{count} {'story' if count == 1 else 'stories'}"
-
-
-def expected_words(expected: float) -> str:
-    """``0.4`` -> ``"0.4"``, ``12.3456`` -> ``"12"``: no false precision."""
-    if expected < 0.95:
-        return f"{expected:.2g}"
-    if expected < 10:
-        return f"{expected:.1f}"
-    return f"{expected:.0f}"
-
-
-def title(alert: Alert) -> str:
-    """A short title: an email subject, a Slack header, an apprise title."""
-    cluster = one_line(alert.cluster)
-    if alert.kind == "test":
-        return "mediawatch test message"
-    if alert.kind == "update":
-        return f"Still growing: {cluster}, {stories(alert.observed)} now"
-    if alert.kind == "digest":
-        count = len(alert.entries)
-        return f"mediawatch daily digest {_digest_date(alert)}: {count} {_spikes(count)}"
-    return f"Spike: {cluster}, {stories(alert.observed)} (usually {expected_words(alert.expected)})"
-
-
-def summary(alert: Alert) -> str:
-    """One sentence that explains the alert (no markup)."""
-    if alert.kind == "test":
-        return (
-            "This is a test message from mediawatch. If you can read it, this channel is "
-            "set up correctly."
-        )
-    if alert.kind == "digest":
-        clusters = ", ".join(dict.fromkeys(one_line(entry.cluster) for entry in alert.entries))
-        return (
-            f"{len(alert.entries)} {_spikes(len(alert.entries))} opened or grew since the "
-            f"previous digest ({alert.bucket_start:%Y-%m-%d %H:%M} to "
-            f"{alert.bucket_end:%Y-%m-%d %H:%M} UTC): {clusters}."
-        )
-    window = _window(alert)
-    if alert.kind == "update":
-        return (
-            f"Coverage of {alert.cluster} is still growing: {stories(alert.observed)} now "
-            f"({window}), where the usual pattern expects {expected_words(alert.expected)}. "
-            f"That is {probability_in_words(alert.tail_probability)}."
-        )
-    return (
-        f"{stories(alert.observed)} about {alert.cluster} {window}, where the usual pattern "
-        f"expects {expected_words(alert.expected)}. That many is "
-        f"{probability_in_words(alert.tail_probability)}."
-    )
-
-
-def facts(alert: Alert) -> list[tuple[str, str]]:
-    """The explanation as label/value pairs (text only; escape before markup)."""
-    if alert.kind in ("test", "digest"):
-        return []
-    languages = ", ".join(alert.languages) if alert.languages else "unknown"
-    return [
-        ("Cluster", alert.cluster),
-        ("Stories", f"{alert.observed} observed, {expected_words(alert.expected)} expected"),
-        ("How unusual", probability_in_words(alert.tail_probability)),
-        (
-            "How often",
-            "about once in "
-            f"{how_often(alert.tail_probability, alert.bucket_end - alert.bucket_start)}"
-            " for this cluster",
-        ),
-        ("Sources", f"{alert.sources} distinct"),
-        ("Languages", languages),
-        ("Window", _window(alert)),
-    ]
-
-
-def trend_command(alert: Alert) -> str:
-    """The command that shows the trend (the alert's own, else a sensible default)."""
-    if alert.trend_command:
-        return one_line(alert.trend_command)
-    return report_command(alert.cluster)
-
-
-def report_command(cluster: str) -> str:
-    """The shell command that shows ``cluster``'s trend (the name quoted for a shell)."""
-    return f"mediawatch report --by hour --since 3d --cluster {shlex.quote(cluster)}"
-
-
-def safe_url(url: str) -> str | None:
-    """The URL if it is a plain ``http(s)`` link, else None (never link anything else)."""
-    candidate = url.strip()
-    if not candidate or _CONTROL.search(candidate) or any(c.isspace() for c in candidate):
-        return None
-    try:
-        parts = urlsplit(candidate)
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        return None
-    return candidate
-
-
-def headlines(alert: Alert, limit: int = MAX_HEADLINES) -> list[Headline]:
-    """Top headlines, at most one per URL (the alert already has one per story)."""
-    seen: set[str] = set()
-    chosen: list[Headline] = []
-    for headline in alert.headlines:
-        key = headline.url.strip() or headline.title.strip()
-        if key in seen:
-            continue
-        seen.add(key)
-        chosen.append(headline)
-        if len(chosen) == limit:
-            break
-    return chosen
+DIGEST_HEADLINES = 3
+"""Headlines shown per episode in a digest."""
+SLACK_DIGEST_ENTRIES = 40
+"""Episodes shown in a Slack digest (a message holds at most 50 blocks)."""
 
 
 # -- plain text -------------------------------------------------------------------------
@@ -330,19 +177,6 @@ def _mrkdwn(value: str) -> dict[str, Any]:
 
 # -- the daily digest -------------------------------------------------------------------
 
-DIGEST_HEADLINES = 3
-"""Headlines shown per episode in a digest."""
-SLACK_DIGEST_ENTRIES = 40
-"""Episodes shown in a Slack digest (a message holds at most 50 blocks)."""
-
-
-def _spikes(count: int) -> str:
-    return "spike" if count == 1 else "spikes"
-
-
-def _digest_date(alert: Alert) -> str:
-    return one_line(alert.extra.get("date", f"{alert.bucket_end:%Y-%m-%d}"))
-
 
 def _numbered(alert: Alert) -> list[tuple[int, Alert]]:
     return list(enumerate(alert.entries, start=1))
@@ -393,28 +227,7 @@ def _slack_digest_entries(alert: Alert) -> list[dict[str, Any]]:
     return blocks
 
 
-# -- the test message -------------------------------------------------------------------
-
-
-def make_test_alert(now: datetime) -> Alert:
-    """What ``alerts test`` sends through every channel."""
-    return Alert(
-        kind="test",
-        cluster="mediawatch test",
-        bucket_start=now,
-        bucket_end=now,
-        observed=0,
-        expected=0.0,
-        tail_probability=1.0,
-        sources=0,
-    )
-
-
 # -- small pieces -----------------------------------------------------------------------
-
-
-def one_line(value: str) -> str:
-    return " ".join(_CONTROL.sub(" ", value).split())
 
 
 def _truncate(value: str, limit: int) -> str:
@@ -425,10 +238,3 @@ def _when(headline: Headline) -> str:
     if headline.published_at is None:
         return ""
     return f", {headline.published_at:%Y-%m-%d %H:%M} UTC"
-
-
-def _window(alert: Alert) -> str:
-    start, end = alert.bucket_start, alert.bucket_end
-    if start.date() == end.date() or (end - start).total_seconds() <= 86400:
-        return f"between {start:%Y-%m-%d %H:%M} and {end:%H:%M} UTC"
-    return f"between {start:%Y-%m-%d %H:%M} and {end:%Y-%m-%d %H:%M} UTC"

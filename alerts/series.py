@@ -25,6 +25,7 @@ import numpy as np
 
 from alerts.episodes import BucketVerdict, EpisodePolicy, advance
 from alerts.spikes import SpikeParams, detect_spikes, score
+from clock.moments import utc
 
 logger = logging.getLogger(__name__)
 
@@ -101,16 +102,14 @@ def check_span(times: list[datetime], width: timedelta) -> None:
 def parse_timestamp(text: str, line: int = 0) -> datetime:
     """ISO 8601 (date, date and time, with or without a zone) or epoch seconds."""
     try:
-        return datetime.fromtimestamp(float(text), UTC).replace(tzinfo=None)
+        return utc(datetime.fromtimestamp(float(text), UTC))
     except ValueError:
         pass
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise SeriesError(f"line {line}: {text!r} is not a timestamp") from None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment
+    return utc(moment)
 
 
 def infer_bucket(times: list[datetime]) -> timedelta:

@@ -16,10 +16,10 @@ The model, for one series (many series are processed at once, row-wise):
   cascade of posts; variance proportional to the mean) and ``phi`` (the rate itself
   wandering; variance proportional to the mean squared) are re-estimated by the method of
   moments on the trailing residuals (the excess ``(y - mu)^2 - y`` regressed on ``mu`` and
-  ``mu^2``), shrunk toward a prior and floored at 0 (Poisson). ``v`` is the posterior
-  uncertainty of the rate itself (``1 / (alpha + S_slot) + ...``, scaled by the
-  dispersion), so a short history gives a wide predictive and does not fire on everything
-  (the gamma-Poisson posterior predictive, moment-matched to one NB).
+  ``mu^2``), shrunk toward priors (some clumping, some wander) and floored at 0. ``v``
+  is the posterior uncertainty of the rate itself (``1 / (alpha + S_slot) + ...``, scaled
+  by the dispersion), so a short history gives a wide predictive and does not fire on
+  everything (the gamma-Poisson posterior predictive, moment-matched to one NB).
 * **Tail probability** ``P(X >= observed)`` (``betainc``), then **calibrated** on the
   series' own history (``_Baseline.calibrate``): real counts have heavier tails than any
   NB, so how often this series produces a bucket that surprising is fitted on its trailing
@@ -29,8 +29,9 @@ The model, for one series (many series are processed at once, row-wise):
   given). Nothing is judged before ``warmup`` buckets of history exist.
 * **Sub-hour buckets** are also judged as the hour ending at each bucket (its NB: the
   summed means, and the summed variances times how much more the trailing hours really
-  varied), each test at half the threshold: a burst spread thin over an hour is news even
-  when no single bucket reaches ``min_count``.
+  varied, plus the covariance of the rate's uncertainty, which the hour's buckets share),
+  each test at half the threshold: a burst spread thin over an hour is news even when no
+  single bucket reaches ``min_count``.
 * **Flagged buckets stay out of the baseline.** That makes each bucket's baseline depend on
   earlier verdicts. Instead of a Python loop over buckets, the detector iterates vectorised
   passes to the fixed point: pass k recomputes every baseline with the flags of pass k-1.
@@ -48,7 +49,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -56,6 +57,7 @@ from scipy import special
 
 from alerts.baseline import HOUR, Baseline, Bools, Floats, SpikeParams, layout_for
 from alerts.calibration import score
+from clock.moments import epoch_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -152,7 +154,7 @@ def _detect_rows(
     width = int(bucket.total_seconds())
     if width <= 0:
         raise ValueError("bucket width must be positive")
-    lay = layout_for(_epoch(start), width, length, params)
+    lay = layout_for(int(epoch_seconds(start)), width, length, params)
     padded = np.zeros((rows, lay.length))
     padded[:, lay.lead : lay.lead + length] = y2
     present = np.zeros((rows, lay.length))
@@ -174,7 +176,7 @@ def _detect_rows(
         sub = padded[active]
         use = present[active] * ~flags[active]
         sums = (unflagged[0][active], unflagged[1][active])
-        mu_a, size_a, judged_a = baseline.fit(sub, use, sums)
+        mu_a, size_a, judged_a, rate_sd = baseline.fit(sub, use, sums)
         sample = use * judged_a
         flagged = present[active] * flags[active] * judged_a
         tail_a = _surprise(baseline, sub, mu_a, size_a, judged_a, sample, flagged)
@@ -190,6 +192,11 @@ def _detect_rows(
             # dedupe missed): the hour's variance is the buckets' summed variance times
             # how much more the trailing hours really varied.
             var = var * baseline.inflation(hour, mean, var, sample)
+            # And the rate's uncertainty is one error the hour's buckets share (they read
+            # the same slot): summed as independent, its covariances were missing and a
+            # new cluster's first days alarmed on noise. Added as fully correlated (the
+            # sum of standard deviations, squared): an upper bound, never bolder.
+            var = var + np.maximum(_rolling(rate_sd, scale) ** 2 - _rolling(rate_sd**2, scale), 0.0)
             hour_size = mean**2 / np.maximum(var - mean, 1e-9 * mean + 1e-12)
             hour_tail = _surprise(baseline, hour, mean, hour_size, judged_a, sample, flagged)
             # The hour after a sharp spike stays anomalous for as long as it holds the
@@ -261,9 +268,3 @@ def _rolling(values: Floats, k: int) -> Floats:
     out = total.copy()
     out[..., k:] -= total[..., :-k]
     return out
-
-
-def _epoch(moment: datetime) -> int:
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp())

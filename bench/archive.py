@@ -197,7 +197,7 @@ def _article_rows(rng: random.Random, n: int, words: int) -> Iterator[dict[str, 
 def generate(engine: Engine, n: int, *, words: int = 150, seed: int = 20191120) -> dict[str, float]:
     """Write ``n`` articles and their mentions; returns timings in seconds."""
     rng = random.Random(seed)
-    watchlist = Watchlist.from_config(clusters())
+    watchlist = Watchlist(clusters())
     timings = {"generate": 0.0, "match": 0.0, "insert": 0.0}
     with engine.begin() as connection:
         connection.execute(

@@ -110,7 +110,7 @@ def main() -> None:
         for n in range(0, len(terms), 10)
     ]
     started = time.perf_counter()
-    watchlist = Watchlist.from_config(clusters)
+    watchlist = Watchlist(clusters)
     watchlist.match("warm up")
     print(f"{'build the watch-list (one automaton)':<48} {time.perf_counter() - started:>10.2f} s")
 

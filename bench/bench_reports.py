@@ -140,7 +140,7 @@ def run(name: str, url: str, n: int, sqlite_path: Path | None) -> None:
         f"naive Python count {naive_times[0]:.2f}s = {naive_times[0] / best:.1f}x slower"
     )
 
-    watchlist = Watchlist.from_config(clusters())
+    watchlist = Watchlist(clusters())
     rules = cluster_rules(clusters())
     latencies, found = [], []
     with factory() as session:

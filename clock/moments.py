@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
+from typing import overload
 
 EARLIEST_PLAUSIBLE = datetime(1995, 1, 1)
 """No news feed or sitemap existed before this: an earlier date is junk (1970, year 1)."""
@@ -24,9 +25,18 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+@overload
+def aware(moment: datetime) -> datetime: ...
+@overload
+def aware(moment: None) -> None: ...
 def aware(moment: datetime | None) -> datetime | None:
-    """A stored naive UTC datetime back to an aware one (for output)."""
+    """A stored naive UTC datetime back to an aware one (for output, or another zone)."""
     return None if moment is None else moment.replace(tzinfo=UTC)
+
+
+def epoch_seconds(moment: datetime) -> float:
+    """Seconds since the Unix epoch of a naive UTC datetime (an aware one keeps its zone)."""
+    return (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)).timestamp()
 
 
 def plausible(moment: datetime, now: datetime) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from clock.durations import format_duration, parse_duration
+from clock.moments import utc
 from errors import ConfigError
 
 EARLIEST = datetime(1970, 1, 1)
@@ -37,14 +38,10 @@ def parse_moment(value: str, now: datetime) -> datetime:
         raise ConfigError(
             f"not a time: {value!r} (write a duration like 7d or a date like 2026-01-31)"
         ) from None
-    offset = moment.utcoffset()
-    naive = moment.replace(tzinfo=None)
-    if offset is None:
-        return clamp(naive)
     try:
-        return clamp(naive - offset)
+        return clamp(utc(moment))
     except OverflowError:  # a zone pushed year 1 or 9999 past datetime's range
-        return EARLIEST if offset > timedelta(0) else LATEST
+        return EARLIEST if (moment.utcoffset() or timedelta(0)) > timedelta(0) else LATEST
 
 
 def clamp(moment: datetime) -> datetime:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import timedelta
+from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import (
     AliasChoices,
     Field,
+    ModelWrapValidatorHandler,
     field_validator,
     model_validator,
 )
@@ -18,7 +20,10 @@ from pydantic import (
 from config.base import Duration, Model, Pause
 from config.channels import AlertsConfig
 from config.detection import DetectionConfig
+from errors import WatchlistError
 from logs.secrets import redact_url, secret_values
+from watchlist.matcher import Watchlist
+from watchlist.rules import check_cluster
 
 
 class StorageConfig(Model):
@@ -115,8 +120,6 @@ class ClusterConfig(Model):
     def _usable(self) -> ClusterConfig:
         if not self.terms and not self.query:
             raise ValueError("a cluster needs terms or a query")
-        from watchlist.matcher import check_cluster
-
         check_cluster(self)
         return self
 
@@ -189,16 +192,40 @@ class Config(Model):
                     f'[clusters] "{item.name}" channels: unknown channel {unknown[0]!r} '
                     f"(configured: {', '.join(configured) or 'none'})"
                 )
-        if self.distributed is not None and self.storage.url.startswith("sqlite"):
-            raise ValueError("[distributed] needs PostgreSQL storage: set [storage] url")
-        from errors import WatchlistError
-        from watchlist.matcher import Watchlist
+        return self
 
+    @model_validator(mode="after")
+    def _watchlist_compiles(self) -> Config:
         try:  # cross-cluster checks: unknown @Name references, cycles between queries
-            Watchlist.from_config(self.clusters)
+            self.watchlist()
         except WatchlistError as exc:
             raise ValueError(f"[clusters] {exc}") from None
         return self
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _distributed_storage(cls, data: Any, handler: ModelWrapValidatorHandler[Config]) -> Config:
+        """Name the section as the user wrote it: ``[distributed]`` or its old ``[cluster]``."""
+        given = data if isinstance(data, Mapping) else {}
+        written = [key for key in ("distributed", "cluster") if key in given]
+        if len(written) > 1:
+            raise ValueError("[cluster] is the old name of [distributed]: keep one of them")
+        config = handler(data)
+        if config.distributed is not None and config.storage.url.startswith("sqlite"):
+            section = written[0] if written else "distributed"
+            raise ValueError(f"[{section}] needs PostgreSQL storage: set [storage] url")
+        return config
+
+    def watchlist(self) -> Watchlist:
+        """The clusters compiled for matching: built once, when the config is validated."""
+        clusters, watchlist = self._compiled
+        # A model_copy that replaced the clusters also copied the old watch-list.
+        return watchlist if clusters is self.clusters else Watchlist(self.clusters)
+
+    @cached_property
+    def _compiled(self) -> tuple[tuple[ClusterConfig, ...], Watchlist]:
+        """Cached outside the fields, so configs still compare and hash by value."""
+        return self.clusters, Watchlist(self.clusters)
 
     def secrets(self, environ: Mapping[str, str]) -> set[str]:
         """The secret values this configuration points at (to mask them in every log

@@ -27,10 +27,9 @@ from typing import IO, Any
 from sqlalchemy import Engine, text
 
 from errors import MediawatchError
+from storage.locks import SCHEDULER_LOCK, try_lock, unlock
 
 logger = logging.getLogger(__name__)
-
-ADVISORY_KEY = 0x6D656469  # "medi": the scheduler role of one mediawatch database
 
 
 class ServiceLockedError(MediawatchError):
@@ -70,11 +69,7 @@ class ServiceLock:
         if self.engine.dialect.name == "sqlite":
             return self._flock()
         connection = self.engine.connect()
-        got = bool(
-            connection.execute(
-                text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_KEY}
-            ).scalar()
-        )
+        got = try_lock(connection, SCHEDULER_LOCK)
         if got and self.takeover is not None:
             for name, value in keepalive_settings(self.takeover).items():
                 connection.exec_driver_sql(f"SET {name} = {int(value)}")
@@ -130,7 +125,7 @@ class ServiceLock:
             self._file = None
         if self._connection is not None:
             try:
-                self._connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_KEY})
+                unlock(self._connection, SCHEDULER_LOCK)
                 self._connection.commit()
             except Exception as exc:  # a dead connection took the lock with it
                 logger.warning("could not release the service lock: %s", exc)

@@ -1,23 +1,10 @@
-"""``mediawatch run``: the background service.
+"""``mediawatch run``: the background service, APScheduler jobs over one database.
 
-APScheduler runs a few fixed jobs; the database decides what is due:
-
-* ``tick``: are sources due? then one ``crawl --due`` subprocess, with a timeout;
-* ``detect``: cluster counts -> spike episodes -> alerts in the outbox (after each crawl
-  and hourly);
-* ``deliver``: the outbox -> channels, with retries;
-* ``maintenance``: retention of old article text, SQLite checkpoint and optimize.
-
-Every job has an explicit id, ``max_instances=1`` and ``coalesce=True``. A job that fails
-logs one line, counts in the metrics, and the service keeps running. SIGTERM/SIGINT stop
-scheduling, end a running crawl within a bound, close the database and exit 0.
-
-Distributed mode (``[cluster]``): the service lock becomes *leadership*. Replicas stand
-by until they hold it; only the leader runs the jobs, so detection and delivery run
-once. Its tick claims the due sources and queues them for the ``mediawatch worker``s
-(``scheduler.queue``) instead of crawling; it also counts the polls the workers
-recorded, and runs detection when they stored something. A leader whose lock
-connection fails steps down (``LeadershipLostError``, exit 2) and a standby takes over.
+The jobs: ``tick`` (crawl the due sources; distributed mode: queue them for the
+workers), ``detect``, ``deliver`` (due digests, then the outbox), ``index`` (search
+index), ``maintenance`` and, in distributed mode only, ``leadership`` (step down when the
+lock's connection fails). The rule: a failing job logs one line and counts in the
+metrics, and the service keeps running.
 """
 
 from __future__ import annotations
@@ -43,8 +30,9 @@ from errors import MediawatchError
 from scheduler.crawl_process import crawl_command, run_crawl_process
 from scheduler.lock import ServiceLock, retry_seconds
 from scheduler.metrics import ServiceMetrics, serve_health
-from storage.engine import is_sqlite, session_factory, transaction
+from storage.engine import is_sqlite, rowcount, session_factory, transaction
 from storage.models import Article, Poll, Source
+from storage.queries import source_is_due
 
 if TYPE_CHECKING:
     from scheduler.queue import SourceQueue
@@ -277,7 +265,7 @@ class Service:
                         .where(Article.fetched_at < cutoff, Article.text.is_not(None))
                         .values(text=None)
                     )
-                    logger.info("retention: dropped the text of %s articles", _rowcount(result))
+                    logger.info("retention: dropped the text of %s articles", rowcount(result))
             if is_sqlite(self.engine):
                 with self.engine.connect() as connection:
                     connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -320,11 +308,7 @@ class Service:
 
     def _due_lags(self, now: datetime) -> list[float]:
         with self.sessions() as session:
-            rows = session.scalars(
-                select(Source.next_poll_at).where(
-                    Source.enabled.is_(True), Source.next_poll_at <= now
-                )
-            ).all()
+            rows = session.scalars(select(Source.next_poll_at).where(source_is_due(now))).all()
         return [(now - due).total_seconds() for due in rows]
 
     def _count_polls(self, *where: ColumnElement[bool]) -> int:
@@ -344,9 +328,7 @@ class Service:
         """Sources the killed crawl left unpolled are pushed back, not retried in a loop."""
         limit = self.config.crawl.crawl_timeout
         with transaction(self.sessions) as session:
-            hung = session.scalars(
-                select(Source).where(Source.enabled.is_(True), Source.next_poll_at <= started)
-            ).all()
+            hung = session.scalars(select(Source).where(source_is_due(started))).all()
             for source in hung:
                 source.last_status = "error"
                 source.last_error = f"crawl killed after {limit}"
@@ -376,7 +358,3 @@ def _source_queue(config: Config, sessions: sessionmaker[Session]) -> SourceQueu
     return SourceQueue(
         config, sessions, connect_redis(config.distributed.redis_url), frontier_keys(config)
     )
-
-
-def _rowcount(result: Any) -> int:
-    return int(getattr(result, "rowcount", 0) or 0)

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from errors import StorageError
@@ -81,3 +81,15 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A session whose work commits on success and rolls back on any error."""
     with factory() as session, session.begin():
         yield session
+
+
+def rowcount(result: object) -> int:
+    """Rows an UPDATE or DELETE touched; 0 when the driver does not say."""
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def error_reason(exc: SQLAlchemyError) -> str:
+    """The first line of the database's own message, for a one-line error."""
+    orig = getattr(exc, "orig", None)
+    lines = str(orig if orig is not None else exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__

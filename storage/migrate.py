@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from errors import StorageError
+from storage.engine import error_reason
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ def current_revision(engine: Engine) -> str | None:
         with engine.connect() as connection:
             return MigrationContext.configure(connection).get_current_revision()
     except SQLAlchemyError as exc:
-        raise StorageError(f"cannot open database {engine.url!r}: {_reason(exc)}") from None
+        raise StorageError(f"cannot open database {engine.url!r}: {error_reason(exc)}") from None
 
 
 def upgrade(engine: Engine, revision: str = "head") -> str:
@@ -48,7 +49,7 @@ def upgrade(engine: Engine, revision: str = "head") -> str:
     try:
         command.upgrade(alembic_config(engine), revision)
     except SQLAlchemyError as exc:
-        raise StorageError(f"cannot migrate database {engine.url!r}: {_reason(exc)}") from None
+        raise StorageError(f"cannot migrate database {engine.url!r}: {error_reason(exc)}") from None
     now = current_revision(engine)
     logger.info("database %s at revision %s", engine.url.render_as_string(), now)
     return now or "base"
@@ -62,8 +63,3 @@ def require_current(engine: Engine) -> None:
         raise StorageError(
             f"database {engine.url.render_as_string()} {state}; run `mediawatch init` first"
         )
-
-
-def _reason(exc: SQLAlchemyError) -> str:
-    original = getattr(exc, "orig", None) or exc
-    return str(original).strip().splitlines()[0]

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import Text, func, literal, select
+from sqlalchemy import ColumnElement, Text, and_, func, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
-from storage.models import Article, ArticleAlias, Mention, Source
+from storage.models import Article, ArticleAlias, Source
 
 
 class SourceSpec(Protocol):
@@ -92,13 +92,14 @@ def list_sources(session: Session, *, enabled_only: bool = False) -> list[Source
     return list(session.scalars(query))
 
 
+def source_is_due(now: datetime) -> ColumnElement[bool]:
+    """The one "source is due" condition: enabled, and its ``next_poll_at`` has come."""
+    return and_(Source.enabled.is_(True), Source.next_poll_at <= now)
+
+
 def due_sources(session: Session, now: datetime, names: Sequence[str] = ()) -> list[Source]:
     """Enabled sources whose ``next_poll_at`` has come, soonest first."""
-    query = (
-        select(Source)
-        .where(Source.enabled.is_(True), Source.next_poll_at <= now)
-        .order_by(Source.next_poll_at)
-    )
+    query = select(Source).where(source_is_due(now)).order_by(Source.next_poll_at)
     if names:
         query = query.where(Source.name.in_(names))
     return list(session.scalars(query))
@@ -181,10 +182,3 @@ def add_aliases(session: Session, aliases: Sequence[tuple[str, str]]) -> None:
         rows = select(literal(alias, Text), Article.id).where(Article.url == article_url)
         statement = insert(ArticleAlias).from_select(["url", "article_id"], rows)
         session.execute(statement.on_conflict_do_nothing(index_elements=["url"]))
-
-
-def count_mentions(session: Session, cluster: str) -> int:
-    return (
-        session.scalar(select(func.count()).select_from(Mention).where(Mention.cluster == cluster))
-        or 0
-    )

@@ -3,11 +3,17 @@
 PostgreSQL tests skip with a reason when the server is not reachable, unless
 ``MEDIAWATCH_REQUIRE_POSTGRES=1`` (CI sets it), in which case they fail.
 Each PostgreSQL test gets a schema of its own, dropped afterwards.
+
+A test that uses a server fixture is marked ``slow`` (or ``postgres``) here, at collection,
+so ``make test-fast`` leaves it out; in a run without slow tests, a test that still starts a
+process or listens on a port fails and says to mark it.
 """
 
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
@@ -131,6 +137,64 @@ def write_config(tmp_path: Path, sqlite_url: str):  # type: ignore[no-untyped-de
         return path
 
     return write
+
+
+# -- what `make test-fast` leaves out ------------------------------------------------------
+
+# Every fixture defined in these modules starts a server in this process.
+SERVER_FIXTURE_MODULES = frozenset({"support.newsroom", "support.slack_hook", "support.smtp_sink"})
+# Fixtures that need a server outside this process, by name, and the mark they imply.
+MARK_FOR_FIXTURE = {"postgres_url": "postgres", "redis_prefix": "slow"}
+
+
+def needed_marks(item: pytest.Item) -> set[str]:
+    """The marks a test needs for the fixtures it uses, directly or through other fixtures
+    (the definition that wins counts: test_detect's own ``newsroom`` is a database writer)."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return set()
+    marks = set()
+    for name in info.names_closure:
+        definitions = info.name2fixturedefs.get(name)
+        if not definitions:
+            continue
+        if getattr(definitions[-1].func, "__module__", None) in SERVER_FIXTURE_MODULES:
+            marks.add("slow")
+        if name in MARK_FOR_FIXTURE:
+            marks.add(MARK_FOR_FIXTURE[name])
+    return marks
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by mark
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for mark in sorted(needed_marks(item)):
+            if item.get_closest_marker(mark) is None:
+                item.add_marker(mark)
+
+
+def _without_slow_tests(config: pytest.Config) -> bool:
+    return "not slow" in " ".join(str(config.getoption("markexpr", "")).split())
+
+
+@pytest.fixture(autouse=True)
+def _fast_tests_stay_in_process(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a run that leaves slow tests out, starting a process or listening on a port fails
+    the test: an unmarked one would make the quick run slow, or flaky, without saying so."""
+    if request.node.get_closest_marker("slow") or not _without_slow_tests(request.config):
+        return
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        pytest.fail(
+            f"{request.node.nodeid} starts a process or a server: mark it slow "
+            "(`make test-fast` runs without them)",
+            pytrace=False,
+        )
+
+    monkeypatch.setattr(subprocess.Popen, "_execute_child", refuse)
+    monkeypatch.setattr(socket.socket, "listen", refuse)
 
 
 # Real protocol peers, as fixtures: the newsroom (HTTP), an SMTP sink, a Slack webhook.

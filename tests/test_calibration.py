@@ -223,10 +223,11 @@ def test_a_csv_backtest_opens_what_the_service_would_open(  # type: ignore[no-un
 ) -> None:
     """The archive's stories per hour, written as a CSV, give ``detect --series`` the same
     onsets as ``alerts backtest`` over the archive: one detector, one set of episode rules."""
-    from test_detect import CLUSTER, PUBLISHERS, Newsroom, make_config
+    from support.detect_fixtures import CLUSTER, PUBLISHERS, Newsroom, make_config
 
+    from alerts.backtest import backtest
     from alerts.counts import BucketGrid, counts_per_bucket
-    from alerts.detect import EXTRA_HISTORY, backtest
+    from alerts.verdicts import EXTRA_HISTORY
     from storage.engine import session_factory
 
     config = make_config()
@@ -283,3 +284,42 @@ def test_peaks_in_a_row_count_as_one_onset() -> None:
     in_bursts = judged_with((np.arange(10)[:, None] * 500 + 5 + np.arange(6)).ravel())
     assert in_bursts < one_by_one / 2
     assert in_bursts >= 1e-9  # never bolder than the model
+
+
+def _onsets(flags: np.ndarray, cooldown: int) -> int:
+    """Runs of flagged buckets, runs closer than ``cooldown`` buckets counted as one."""
+    flagged = np.flatnonzero(flags)
+    return 0 if flagged.size == 0 else 1 + int((np.diff(flagged) > cooldown).sum())
+
+
+def test_new_five_minute_clusters_do_not_alarm_on_noise_in_their_first_week() -> None:
+    """With days of history an hour slot's rate is uncertain, and the twelve buckets of
+    an hour share that error (they read the same slot): the hour they make is judged with
+    it. Summed as independent errors, new clusters alarmed on noise at twice the target."""
+    from bench.synthetic import null_series
+
+    rng = np.random.default_rng(0)
+    series = [
+        null_series(rng, weeks=1, bucket=FIVE, level=level, start=START)
+        for level in ("mid", "busy")
+        for _ in range(60)
+    ]
+    counts = np.array([[count for _, count in rows] for rows in series], dtype=float)
+    detection = DetectionConfig()
+    params = SpikeParams(threshold=detection.spike_threshold(FIVE))
+    result = detect_spikes(counts, START, FIVE, params)
+    cooldown = detection.cooldown // FIVE
+    onsets = sum(_onsets(row, cooldown) for row in result.anomalous)
+    assert onsets / len(series) < 0.1  # false onsets per cluster-week
+
+
+def test_a_sparse_cluster_may_come_in_clumps_until_its_history_says_otherwise() -> None:
+    """Two weeks of about a story a day cannot show whether its stories come in clumps
+    (copies dedupe missed, follow-ups); the prior says they may, so a day of five is about
+    a one-in-fifty day. A Poisson prior called it one in a hundred, and sparse daily
+    clusters alarmed on their ordinary busy days."""
+    day = timedelta(days=1)
+    history = [1, 2, 0, 1, 1, 2, 1, 0, 2, 1, 1, 0, 2, 1]
+    params = SpikeParams(threshold=DetectionConfig().spike_threshold(day))
+    result = detect_spikes([*history, 5], START, day, params)
+    assert 1 / 60 < result.tail_probability[-1] < 1 / 30

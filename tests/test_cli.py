@@ -191,6 +191,7 @@ def test_every_command_has_help_with_an_example() -> None:
         assert command.help and "Example:" in command.help, f"`{name}` needs help with an example"
 
 
+@pytest.mark.slow
 def test_python_dash_m_runs_the_cli(tmp_path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "mediawatch", "--config", str(tmp_path / "none.toml"), "init"],

@@ -208,3 +208,35 @@ def test_an_smtp_password_is_never_sent_without_tls(tmp_path: Path) -> None:
 def test_a_redis_password_is_not_echoed_in_errors(tmp_path: Path) -> None:
     message = error_for(tmp_path, '[cluster]\nredis_url = "http://:hunter2@cache:6379/0"\n')
     assert "not a Redis URL" in message and "hunter2" not in message
+
+
+@pytest.mark.parametrize("section", ["distributed", "cluster"])
+def test_distributed_mode_is_read_under_either_name_and_errors_name_the_one_written(
+    tmp_path: Path, section: str
+) -> None:
+    redis = f'[{section}]\nredis_url = "redis://cache:6379/0"\n'
+    path = tmp_path / "ok.toml"
+    path.write_text('[storage]\nurl = "postgresql://db/mediawatch"\n' + redis)
+    distributed = load_config(path, environ={}).distributed
+    assert distributed is not None and distributed.redis_url == "redis://cache:6379/0"
+    assert error_for(tmp_path, redis).endswith(
+        f"[{section}] needs PostgreSQL storage: set [storage] url"
+    )
+    assert f"[{section}] key_prefix" in error_for(tmp_path, redis + 'key_prefix = "a b"\n')
+
+
+def test_distributed_mode_under_both_names_is_refused(tmp_path: Path) -> None:
+    both = '[distributed]\nredis_url = "redis://a"\n[cluster]\nredis_url = "redis://b"\n'
+    assert "keep one" in error_for(tmp_path, both)
+
+
+def test_the_watchlist_is_compiled_once_per_config(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(MINIMAL)
+    config = load_config(path, environ={})
+    assert config.watchlist() is config.watchlist()
+    assert config.watchlist().names == ("Interior Ministry",)
+    assert config.watchlist().match("The Interior Ministry of Iraq said")
+    assert config == load_config(path, environ={})  # the compiled watch-list is not a field
+    fewer = config.model_copy(update={"clusters": ()})
+    assert fewer.watchlist().names == ()

@@ -7,14 +7,13 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
-import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from support.newsroom import Article, Feed, Newsroom
+from support.processes import start_mediawatch, stop, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -103,15 +102,6 @@ def stored(db: Path) -> list[str]:
         return [row[0] for row in connection.execute("SELECT url FROM articles")]
 
 
-def wait_for(predicate, timeout: float = 60.0) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
-
-
 def crawl_children(pid: int) -> list[int]:
     out = subprocess.run(
         ["pgrep", "-f", "mediawatch.*crawl --due"], capture_output=True, text=True
@@ -119,18 +109,8 @@ def crawl_children(pid: int) -> list[int]:
     return [int(p) for p in out.split() if int(p) != pid]
 
 
-def start_service(config: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "mediawatch", "--config", str(config), "run"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=60)
+def start_service(config: Path) -> subprocess.Popen[str]:
+    return start_mediawatch(config, "run", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def assert_each_article_once(db: Path, room: Newsroom) -> None:

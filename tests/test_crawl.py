@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from support.crawl_cli import Run, mediawatch
 from support.newsroom import Article, Feed, Newsroom
 from support.newsroom_content import (
     HOSTILE,
@@ -19,6 +18,7 @@ from support.newsroom_content import (
     build_standard,
     sources_toml,
 )
+from support.processes import Run, mediawatch
 
 from spiders.parsing.canonical import canonical_url
 

@@ -35,8 +35,8 @@ from xml.sax.saxutils import escape
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from support.crawl_cli import mediawatch
 from support.newsroom import Newsroom, Reply, page
+from support.processes import mediawatch
 
 from spiders.parsing.canonical import canonical_url
 

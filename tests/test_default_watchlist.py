@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def watchlist() -> Watchlist:
     config = load_config(ROOT / "config.toml", environ={})
-    return Watchlist.from_config(config.clusters)
+    return Watchlist(config.clusters)
 
 
 def test_ships_sources_and_clusters() -> None:

@@ -13,16 +13,11 @@ Skips with a reason when PostgreSQL or Redis is not reachable, unless
 from __future__ import annotations
 
 import json
-import os
 import random
-import signal
-import socket
 import subprocess
-import sys
 import time
 import urllib.request
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,14 +26,15 @@ import pytest
 from sqlalchemy import create_engine, text
 from support.newsroom import Article, Feed, Newsroom
 from support.newsroom_content import HOSTILE_PAGES, build_standard, sources_toml
+from support.ports import free_port
+from support.processes import start_mediawatch, stop, wait_for
+from support.redis_server import REDIS_SERVER, redis_prefix_fixture  # noqa: F401
 from support.slack_hook import SlackHook
 
 from spiders.parsing.canonical import canonical_url
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
-ROOT = Path(__file__).resolve().parents[1]
-REDIS_SERVER = os.environ.get("MEDIAWATCH_TEST_REDIS", "redis://127.0.0.1:6379/0")
 SLOW_ARTICLES = 30
 LEASE = "12s"
 SPIKE = "Mosul Dam"
@@ -49,37 +45,6 @@ BURST = 12
 """Stories in the burst: even split over an hour boundary, one part is still a spike."""
 ARCHIVE = "https://archive.example/"
 """URL prefix of the history written straight into the database."""
-
-
-def _redis_available() -> str | None:
-    try:
-        import redis
-
-        client = redis.Redis.from_url(REDIS_SERVER, socket_connect_timeout=2)
-        client.ping()
-        client.close()
-    except Exception as exc:  # any failure to connect means "not available"
-        return f"Redis not reachable at {REDIS_SERVER}: {str(exc).splitlines()[0]}"
-    return None
-
-
-@pytest.fixture
-def redis_prefix() -> Iterator[str]:
-    """A key prefix of this test's own; its keys are deleted afterwards."""
-    reason = _redis_available()
-    if reason is not None:
-        if os.environ.get("MEDIAWATCH_REQUIRE_REDIS") == "1":
-            pytest.fail(reason + " (MEDIAWATCH_REQUIRE_REDIS=1)")
-        pytest.skip(reason)
-    import redis
-
-    prefix = f"mwtest:{uuid.uuid4().hex[:12]}"
-    yield prefix
-    client = redis.Redis.from_url(REDIS_SERVER)
-    keys = list(client.scan_iter(f"{prefix}:*", count=1000))
-    if keys:
-        client.delete(*keys)
-    client.close()
 
 
 def _slow_story(n: int) -> Article:
@@ -178,29 +143,21 @@ def write_quiet_history(url: str, days: int = 16, seed: int = 11) -> int:
     return written
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass
 class Cluster:
     configs: list[Path]
     ports: list[int]
     url: str
     logs: Path
-    processes: dict[str, subprocess.Popen[bytes]]
+    processes: dict[str, subprocess.Popen[str]]
 
     hook: SlackHook
 
-    def start(self, name: str, *args: str, config: int = 0) -> subprocess.Popen[bytes]:
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "SLACK_WEBHOOK_URL": self.hook.url}
-        env.pop("MEDIAWATCH_DB_URL", None)
-        command = [sys.executable, "-m", "mediawatch", "--config", str(self.configs[config])]
+    def start(self, name: str, *args: str, config: int = 0) -> subprocess.Popen[str]:
+        env = {"SLACK_WEBHOOK_URL": self.hook.url}
         with (self.logs / f"{name}.log").open("ab") as log:  # the child keeps its own copy
-            process = subprocess.Popen(
-                [*command, *args], stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=env
+            process = start_mediawatch(
+                self.configs[config], *args, env=env, stdout=log, stderr=subprocess.STDOUT
             )
         self.processes[name] = process
         return process
@@ -283,25 +240,11 @@ def cluster(tmp_path: Path, postgres_url: str, redis_prefix: str, room: Newsroom
             process.wait(timeout=30)
 
 
-def wait_for(predicate: Callable[[], object], timeout: float = 60.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
-
-
 def expected_urls(room: Newsroom) -> set[str]:
     stored = {canonical_url(room.url(path, host)) for (host, path) in room.articles}
     stored -= {canonical_url(room.url("/world/2019/05/old-story.html", 2))}  # too old to follow
     stored |= {canonical_url(room.url(path)) for path in HOSTILE_PAGES}  # feed text stands in
     return stored
-
-
-def stop(process: subprocess.Popen[bytes]) -> int:
-    process.send_signal(signal.SIGTERM)
-    return process.wait(timeout=60)
 
 
 def publish_burst(room: Newsroom, numbers: range) -> None:
@@ -403,111 +346,3 @@ def test_killing_a_worker_and_the_leader_loses_and_doubles_nothing(  # type: ign
     assert stop(cluster.processes["replica-b"]) == 0, cluster.log("replica-b")[-3000:]
     assert "Traceback" not in cluster.log("worker-2") + cluster.log("replica-b")
     assert len(hook.requests) == 1, "nothing posted while stopping either"
-
-
-# -- the parts, against the real Redis -------------------------------------------------
-
-
-def test_a_ticket_round_trips_and_goes_stale_after_its_lease() -> None:
-    from spiders.crawler.news import SourceJob
-    from spiders.distributed.frontier import Ticket
-
-    claimed = datetime(2026, 11, 20, 12, 0)
-    ticket = Ticket("p1", SourceJob("Rudaw", "https://example.org/rss", etag='"x"'),
-                    due_at=claimed - timedelta(seconds=5), claimed_at=claimed)  # fmt: skip
-    assert Ticket.from_json(ticket.to_json()) == ticket
-    assert not ticket.stale(claimed + timedelta(minutes=9), timedelta(minutes=10))
-    assert ticket.stale(claimed + timedelta(minutes=10), timedelta(minutes=10))
-
-
-@pytest.mark.parametrize("seconds", [10, 30, 120])
-def test_a_dead_leaders_lock_is_free_within_the_takeover_bound(seconds: int) -> None:
-    from scheduler.lock import keepalive_settings, retry_seconds
-
-    settings = keepalive_settings(timedelta(seconds=seconds))
-    noticed = settings["tcp_keepalives_idle"] + 3 * settings["tcp_keepalives_interval"]
-    assert noticed + retry_seconds(timedelta(seconds=seconds)) <= seconds
-    assert settings["idle_session_timeout"] == 0
-
-
-def test_the_ledger_completes_a_poll_exactly_once(redis_prefix: str) -> None:
-    import redis
-
-    from spiders.crawler.news import SourceJob
-    from spiders.distributed.frontier import FrontierKeys, Ticket
-    from spiders.distributed.ledger import PollLedger
-    from spiders.polling.polls import PollResult
-
-    now = datetime(2026, 11, 20, 12, 0)
-    ledger = PollLedger(redis.Redis.from_url(REDIS_SERVER), FrontierKeys(redis_prefix),
-                        timedelta(minutes=1))  # fmt: skip
-    ledger.open(Ticket("p1", SourceJob("Wire", "http://x/rss"), now, now), now)
-    found = PollResult("Wire", now)
-    found.succeed(200)
-    found.etag, found.entries, found.entry_times = '"v2"', 3, [now]
-    assert ledger.report("p1", found, top=True, spawned=2) == 2  # two pages outstanding
-    assert ledger.apply("p1", -1, counts={"new": 1}) == 1
-    assert ledger.apply("p1", -1, counts={"duplicates": 1}) == 0  # the one that records
-    result = ledger.result("p1")
-    assert result is not None and result.answered and result.status == "ok"
-    assert (result.etag, result.entries, result.new, result.duplicates) == ('"v2"', 3, 1, 1)
-    assert result.entry_times == [now]
-    ledger.close("p1")
-    assert ledger.apply("p1", -1) is None and ledger.result("p1") is None  # gone: no-op
-
-
-def test_article_fingerprints_expire_and_redirect_hops_are_never_filtered(
-    redis_prefix: str,
-) -> None:
-    import redis
-    import scrapy
-
-    from spiders.distributed.frontier import LeasedDupeFilter
-
-    dupes = LeasedDupeFilter(redis.Redis.from_url(REDIS_SERVER), f"{redis_prefix}:fp", ttl=1.0)
-    page = scrapy.Request("http://example.org/a.html")
-    assert not dupes.request_seen(page)
-    assert dupes.request_seen(page), "a second poll's request waits for the first"
-    hop = page.replace(meta={"redirect_times": 1})
-    assert not dupes.request_seen(hop), "a redirect loop must reach the errback"
-    time.sleep(1.1)
-    assert not dupes.request_seen(page), "forgotten before the source is due again"
-
-
-def test_cluster_mode_needs_postgresql(tmp_path: Path) -> None:
-    from config.load import load_config
-    from errors import ConfigError
-
-    path = tmp_path / "config.toml"
-    path.write_text('[cluster]\nredis_url = "redis://127.0.0.1:6379/0"\n')
-    with pytest.raises(ConfigError, match="needs PostgreSQL"):
-        load_config(path, environ={})
-
-
-def test_steps_of_one_poll_share_one_article_budget(redis_prefix: str) -> None:
-    """Children of a sitemap index are steps of their own in distributed mode, maybe on
-    several workers; they still spend one max_articles_per_poll between them."""
-    import redis
-
-    from spiders.crawler.news import NewsSpider, SourceJob
-    from spiders.distributed.frontier import FrontierKeys, Ticket
-    from spiders.distributed.ledger import PollLedger
-    from spiders.parsing.feeds import FeedEntry
-    from spiders.polling.polls import PollResult
-
-    now = datetime(2026, 11, 20, 12, 0)
-    job = SourceJob("Index", "http://x.example/index.xml", kind="sitemap")
-    ledger = PollLedger(redis.Redis.from_url(REDIS_SERVER), FrontierKeys(redis_prefix),
-                        timedelta(minutes=1))  # fmt: skip
-    ledger.open(Ticket("p1", job, now, now), now)
-    spider = NewsSpider(jobs=[job], known_urls=lambda urls: set(), now=lambda: now, max_articles=10)
-    asked = []
-    for child in range(3):  # three children of 6 new pages each, one step each
-        step = spider.results[job.name] = PollResult(job.name, now)
-        step.followed_before = ledger.followed("p1")
-        entries = [FeedEntry(f"http://x.example/{child}/{n}.html") for n in range(6)]
-        requests = list(spider._follow(job, job.url, entries))
-        ledger.report("p1", step, top=False, spawned=len(requests) + 1)
-        asked += requests
-    assert len(asked) == 10
-    assert ledger.followed("p1") == 10

@@ -157,6 +157,7 @@ def _load_bench() -> object:
     return bench_extract
 
 
+@pytest.mark.slow  # extracts 200+ real pages: about 15 seconds
 def test_fundus_pages_extract_their_expected_bodies(corpora: Path) -> None:
     bench = _load_bench()
     pages = bench.load_fundus(corpora / "fundus" / "tests" / "resources" / "parser" / "test_data")  # type: ignore[attr-defined]

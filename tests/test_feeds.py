@@ -10,14 +10,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from clock.moments import LONGEST_RETRY_AFTER, retry_after_seconds
-from spiders.crawler.news import published_at
+from spiders.crawler.article_pages import published_at
 from spiders.parsing.aggregators import (
     aggregator_of,
     clean_aggregator_title,
     decode_google_news_link,
     entry_publisher,
 )
-from spiders.parsing.feeds import MAX_TTL, FeedEntry, parse_date, parse_feed, ttl_hint
+from spiders.parsing.feeds import MAX_TTL, FeedEntry, parse_feed, parse_feed_date, ttl_hint
 
 ODD_RETRY_AFTERS = [
     "1000000000000",
@@ -213,7 +213,7 @@ def test_one_unusable_entry_never_costs_the_others() -> None:
     "value", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "nonsense", ""]
 )
 def test_dates_at_the_ends_of_time_are_unreadable_not_fatal(value: str) -> None:
-    assert parse_date(value) is None
+    assert parse_feed_date(value) is None
 
 
 def test_a_huge_ttl_is_capped() -> None:

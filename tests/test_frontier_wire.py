@@ -19,7 +19,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from config.load import parse_config
-from spiders.crawler.news import NewsSpider, SourceJob
+from spiders.crawler.jobs import SourceJob
+from spiders.crawler.news import NewsSpider
 from spiders.distributed import request_json
 from spiders.distributed.frontier import FrontierKeys
 from spiders.parsing.feeds import FeedEntry

@@ -14,7 +14,7 @@ from alerts.claims import claim, recover_interrupted
 from alerts.message import Alert
 from alerts.outbox import enqueue
 from clock.moments import utcnow
-from spiders.crawler.news import SourceJob
+from spiders.crawler.jobs import SourceJob
 from spiders.distributed.frontier import Ticket
 from storage.dbclock import DatabaseClock
 from storage.engine import make_engine, session_factory, transaction

@@ -13,8 +13,8 @@ from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
-from support.crawl_cli import mediawatch
 from support.newsroom import Article, Newsroom, Reply, page
+from support.processes import mediawatch
 
 from spiders.parsing.canonical import canonical_url
 

@@ -7,7 +7,7 @@ import json
 from datetime import datetime, timedelta
 
 import pytest
-from test_detect import CLUSTER, PUBLISHERS, Newsroom, burst_hour
+from support.detect_fixtures import CLUSTER, PUBLISHERS, Newsroom, burst_hour
 
 from alerts.feedback import MarkedEpisode, precision
 from clock.moments import utcnow

@@ -20,7 +20,7 @@ from watchlist.query import MAX_DEPTH, Query
 
 EXAMPLES = int(os.environ.get("MEDIAWATCH_FUZZ_EXAMPLES", "80"))
 RULES = cluster_rules(CLUSTERS)
-WATCHLIST = Watchlist.from_config(CLUSTERS)
+WATCHLIST = Watchlist(CLUSTERS)
 
 ATOMS = [
     "Hashd", "PMF", '"Interior Ministry"', "الحشد", "@PMF", '@"Interior Ministry"', "AND",
@@ -114,5 +114,5 @@ def test_nesting_up_to_the_limit_works() -> None:
 
 def test_a_cluster_query_of_a_thousand_terms_loads() -> None:
     query = " OR ".join(f"w{number}" for number in range(1_000))
-    watchlist = Watchlist.from_config([ClusterConfig(name="Big", query=query)])
+    watchlist = Watchlist([ClusterConfig(name="Big", query=query)])
     assert [m.name for m in watchlist.match("nothing but w512 here")] == ["Big"]

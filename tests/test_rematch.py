@@ -39,7 +39,7 @@ def test_rematch_follows_watchlist_changes(migrated_engine: Engine) -> None:
 
     pmf = ClusterConfig(name="PMF", terms=(*CLUSTERS[0].terms, "Hashd"))
     narrower = ClusterConfig(name="Hezbollah", terms=("Nasrallah",))
-    watchlist = Watchlist.from_config([pmf, narrower, *CLUSTERS[1:2], *CLUSTERS[3:]])
+    watchlist = Watchlist([pmf, narrower, *CLUSTERS[1:2], *CLUSTERS[3:]])
     result = rematch(factory, watchlist, batch=2)
     assert result.changed == 3
     assert result.rows() == [
@@ -54,7 +54,7 @@ def test_rematch_follows_watchlist_changes(migrated_engine: Engine) -> None:
     again = rematch(factory, watchlist)
     assert again.changed == 0
 
-    without_pmf = Watchlist.from_config([narrower])
+    without_pmf = Watchlist([narrower])
     since = rematch(factory, without_pmf, since=T0 + timedelta(minutes=30))
     assert since.checked == 3
     assert since.rows() == [{"cluster": "PMF", "added": 0, "removed": 1, "retermed": 0}]
@@ -82,7 +82,7 @@ def test_articles_whose_text_retention_dropped_keep_their_mentions(
 def test_an_unchanged_watchlist_wants_exactly_what_the_store_wrote(
     migrated_engine: Engine, now: datetime
 ) -> None:
-    watchlist = Watchlist.from_config(CLUSTERS)
+    watchlist = Watchlist(CLUSTERS)
     factory = session_factory(migrated_engine)
     store = ArticleStore(factory, watchlist, lambda: now)
 

@@ -9,8 +9,8 @@ from html.parser import HTMLParser
 import pytest
 from support.slack_hook import slack_problems
 
-from alerts import render
-from alerts.message import Alert, Headline
+from alerts import render, wording
+from alerts.message import Alert, Headline, make_test_alert
 
 HOSTILE = "<script>alert(1)</script>"
 
@@ -56,7 +56,7 @@ def make_alert(**changes: object) -> Alert:
     ],
 )
 def test_probability_in_plain_words(probability: float, words: str) -> None:
-    assert render.probability_in_words(probability) == words
+    assert wording.probability_in_words(probability) == words
 
 
 def test_text_explains_the_spike() -> None:
@@ -76,13 +76,13 @@ def test_text_explains_the_spike() -> None:
 
 def test_update_says_still_growing() -> None:
     alert = make_alert(kind="update", observed=41)
-    assert render.title(alert) == "Still growing: Interior Ministry, 41 stories now"
+    assert wording.title(alert) == "Still growing: Interior Ministry, 41 stories now"
     assert "still growing: 41 stories now" in render.text(alert)
 
 
 def test_test_message_is_short_and_clear() -> None:
-    alert = render.make_test_alert(datetime(2026, 11, 20, 12, 0))
-    assert render.title(alert) == "mediawatch test message"
+    alert = make_test_alert(datetime(2026, 11, 20, 12, 0))
+    assert wording.title(alert) == "mediawatch test message"
     assert "set up correctly" in render.text(alert)
     assert not slack_problems(render.slack_payload(alert, "test:x:slack"))
 
@@ -95,7 +95,7 @@ def test_a_missing_trend_command_gets_a_default() -> None:
 def test_one_headline_per_story() -> None:
     same = Headline("Copy", "https://a.example/1", "A")
     alert = make_alert(headlines=(same, same, Headline("Other", "https://b.example/", "B")))
-    assert [h.title for h in render.headlines(alert)] == ["Copy", "Other"]
+    assert [h.title for h in wording.headlines(alert)] == ["Copy", "Other"]
 
 
 class _Collector(HTMLParser):
@@ -142,7 +142,7 @@ def test_html_escapes_hostile_titles_and_drops_javascript_links() -> None:
     ],
 )
 def test_only_http_links(url: str) -> None:
-    assert render.safe_url(url) is None
+    assert wording.safe_url(url) is None
 
 
 def test_slack_payload_is_valid_and_escaped() -> None:
@@ -189,4 +189,4 @@ def test_slack_limits_hold_for_huge_titles() -> None:
 def test_how_often_a_bucket_like_this_comes_for_the_cluster(
     tail: float, bucket: timedelta, words: str
 ) -> None:
-    assert render.how_often(tail, bucket) == words
+    assert wording.how_often(tail, bucket) == words

@@ -6,9 +6,9 @@ from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine, select
+from support.detect_fixtures import CLUSTER, PUBLISHERS, Newsroom, burst_hour
 from support.slack_hook import SlackHook, slack_hook_fixture  # noqa: F401
 from support.smtp_sink import SmtpSink, smtp_sink_fixture  # noqa: F401
-from test_detect import CLUSTER, PUBLISHERS, Newsroom, burst_hour
 
 from alerts.channels import build_channels
 from alerts.detect import run_detection

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import socket
-import subprocess
-import sys
 import threading
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,6 +15,7 @@ import pytest
 from scrapy import Request
 from scrapy.utils.gz import gunzip
 from scrapy.utils.test import get_crawler
+from support.processes import mediawatch_output as _mediawatch
 
 from config.models import CrawlConfig
 from spiders.crawler.safety import (
@@ -142,7 +140,6 @@ def test_scrapy_caps_the_decompressed_size_of_a_gzip_bomb() -> None:
 
 # -- through the CLI: what `sources status` tells, and proxies ------------------------------
 
-ROOT = Path(__file__).resolve().parents[1]
 RSS = """<?xml version="1.0"?><rss version="2.0"><channel><title>News</title>
 <item><title>Proxy story one</title><link>http://news.example/one.html</link></item>
 <item><title>Proxy story two</title><link>http://news.example/two.html</link></item>
@@ -178,17 +175,6 @@ class _ForwardProxy(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:
         pass
-
-
-def _mediawatch(config: Path, *args: str, env: dict[str, str] | None = None) -> str:
-    environ = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
-    environ.pop("MEDIAWATCH_DB_URL", None)
-    done = subprocess.run(
-        [sys.executable, "-m", "mediawatch", "--config", str(config), *args],
-        capture_output=True, text=True, cwd=ROOT, env=environ, timeout=120,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done.stdout
 
 
 def _status_after_crawl(

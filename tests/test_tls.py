@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import os
 import ssl
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,13 +19,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from support.newsroom import Article, Feed, Newsroom
+from support.processes import mediawatch_output
 
 from config.load import parse_config
 from errors import ConfigError
 
 pytestmark = pytest.mark.slow
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)
@@ -169,16 +165,8 @@ def write_config(path: Path, room: Newsroom, crawl: str = "") -> Path:
 
 
 def mediawatch(config: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
-    environ = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
-    environ.pop("MEDIAWATCH_DB_URL", None)
-    if env is None:
-        environ.pop("SSL_CERT_FILE", None)
-    done = subprocess.run(
-        [sys.executable, "-m", "mediawatch", "--config", str(config), *args],
-        capture_output=True, text=True, cwd=ROOT, env=environ, timeout=120,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done.returncode, done.stdout
+    # Without an explicit environment the shell's SSL_CERT_FILE must not decide what is trusted.
+    return 0, mediawatch_output(config, *args, env={"SSL_CERT_FILE": None} if env is None else env)
 
 
 def crawl_and_status(config: Path, env: dict[str, str] | None = None) -> tuple[dict, int]:

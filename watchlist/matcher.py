@@ -20,16 +20,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from dataclasses import dataclass
+from typing import Literal
 
-from errors import QuerySyntaxError, WatchlistError
+from errors import WatchlistError
 from watchlist.normalise import Normalised, normalise, normalise_with_spans
 from watchlist.query import Outcome, Query, Span
+from watchlist.rules import ClusterRule, parse_query
 from watchlist.terms import Hit, TermIndex, gap, nested_in
-
-if TYPE_CHECKING:
-    from config.models import ClusterConfig
 
 logger = logging.getLogger(__name__)
 
@@ -38,29 +36,6 @@ Status = Literal["matched", "no term", "nested", "no context", "excluded", "quer
 
 _BARRIER = "\x1f"
 """Separates title from text: never part of a normalised term, so no phrase spans it."""
-
-
-def check_cluster(cluster: ClusterConfig) -> None:
-    """Raise ``ValueError`` naming the term or query a cluster cannot use."""
-    for role, terms in (("term", cluster.terms), ("context", cluster.context)):
-        _check_terms(role, terms)
-    _check_terms("exclude", cluster.exclude)
-    if cluster.query is not None:
-        if not cluster.query.strip():
-            raise ValueError("empty query")
-        try:
-            Query.parse(cluster.query)
-        except QuerySyntaxError as exc:
-            shown = cluster.query if len(cluster.query) <= 80 else cluster.query[:77] + "..."
-            raise ValueError(f"query {shown!r}: {str(exc).splitlines()[0]}") from None
-
-
-def _check_terms(role: str, terms: Iterable[str]) -> None:
-    for term in terms:
-        if not term.strip():
-            raise ValueError(f"empty {role}")
-        if not normalise(term):
-            raise ValueError(f"{role} {term!r} has no letters or digits")
 
 
 @dataclass(frozen=True)
@@ -109,13 +84,6 @@ class _Entry:
     term: str  # config spelling, or the normalised query term
 
 
-@dataclass
-class _Cluster:
-    config: ClusterConfig
-    query: Query | None
-    hits: dict[Role, list[tuple[Hit, _Entry]]] = field(default_factory=dict)
-
-
 @dataclass(frozen=True)
 class _Decision:
     status: Status
@@ -131,9 +99,9 @@ class _Decision:
 class Watchlist:
     """The configured clusters, compiled for matching many articles."""
 
-    def __init__(self, clusters: Sequence[ClusterConfig]) -> None:
-        self._configs = tuple(clusters)
-        self._queries = tuple(Query.parse(c.query) if c.query else None for c in clusters)
+    def __init__(self, clusters: Sequence[ClusterRule]) -> None:
+        self._rules = tuple(clusters)
+        self._queries = tuple(parse_query(c.query) if c.query else None for c in clusters)
         self._names = {c.name: i for i, c in enumerate(clusters)}
         self._index = TermIndex()
         self._entries: list[list[_Entry]] = []
@@ -152,13 +120,9 @@ class Watchlist:
         self._order = self._evaluation_order()
         logger.debug("watch-list: %d clusters, %d terms", len(clusters), len(self._index))
 
-    @classmethod
-    def from_config(cls, clusters: Sequence[ClusterConfig]) -> Watchlist:
-        return cls(clusters)
-
     @property
     def names(self) -> tuple[str, ...]:
-        return tuple(c.name for c in self._configs)
+        return tuple(c.name for c in self._rules)
 
     def _add(self, term: str, entry: _Entry) -> None:
         term_id = self._index.add(term)
@@ -176,7 +140,7 @@ class Watchlist:
         def visit(number: int, path: tuple[str, ...]) -> None:
             if state.get(number) == "done":
                 return
-            name = self._configs[number].name
+            name = self._rules[number].name
             if state.get(number) == "visiting":
                 cycle = " -> ".join((*path, name))
                 raise WatchlistError(f"cluster queries reference each other in a cycle: {cycle}")
@@ -189,7 +153,7 @@ class Watchlist:
             state[number] = "done"
             order.append(number)
 
-        for number in range(len(self._configs)):
+        for number in range(len(self._rules)):
             visit(number, ())
         return order
 
@@ -203,7 +167,7 @@ class Watchlist:
         decisions, _ = self._decide(self._index.find(normalised))
         return [
             ClusterMatch(
-                self._configs[number].name,
+                self._rules[number].name,
                 tuple(dict.fromkeys(entry.term for _, entry in decision.counted)),
                 len(decision.counted),
             )
@@ -230,7 +194,7 @@ class Watchlist:
         locate = _locator(parts)
         nested = nested_in(h for h in hits if h.term_id in self._term_ids)
         verdicts = []
-        for number, cluster in enumerate(self._configs):
+        for number, cluster in enumerate(self._rules):
             pairs = per_cluster.get(number, [])
             if not pairs:
                 continue
@@ -298,24 +262,24 @@ class Watchlist:
         nested: dict[Hit, Hit],
         lookup: Callable[[str], Outcome],
     ) -> _Decision:
-        config = self._configs[number]
+        rule = self._rules[number]
         by_role: dict[str, list[tuple[Hit, _Entry]]] = {}
         for pair in pairs:
             by_role.setdefault(pair[1].role, []).append(pair)
         terms = _one_per_span(p for p in by_role.get("term", []) if p[0] not in nested)
         excluded = by_role.get("exclude")
         status: Status
-        if terms and config.context:
+        if terms and rule.context:
             context = [(h.start, h.end) for h, _ in by_role.get("context", [])]
-            if config.near is not None:
-                near = config.near
+            if rule.near is not None:
+                near = rule.near
                 terms = [
                     p for p in terms if any(gap((p[0].start, p[0].end), c) <= near for c in context)
                 ]
             elif not context:
                 terms = []
             if not terms:
-                within = f" within {config.near} words" if config.near else ""
+                within = f" within {rule.near} words" if rule.near else ""
                 status, reason = "no context", f"no context term{within}"
         elif not terms and by_role.get("term"):
             inner = by_role["term"][0][0]

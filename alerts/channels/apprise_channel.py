@@ -21,7 +21,7 @@ from typing import Any
 
 import apprise
 
-from alerts import render
+from alerts import render, wording
 from alerts.channels.base import scrub, secret_from_env
 from alerts.message import Alert
 from config.channels import AppriseChannelConfig as AppriseConfig
@@ -77,7 +77,7 @@ class AppriseChannel:
             try:
                 ok = bool(
                     one.notify(
-                        title=render.title(alert), body=body, body_format=apprise.NotifyFormat.TEXT
+                        title=wording.title(alert), body=body, body_format=apprise.NotifyFormat.TEXT
                     )
                 )
             except Exception as exc:  # a plugin bug must not stop the other services

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from email.message import EmailMessage
 from email.utils import formatdate
 
-from alerts import render
+from alerts import render, wording
 from alerts.channels.base import MessageRejectedError, scrub, secret_from_env
 from alerts.message import Alert
 from config.channels import EmailChannelConfig as EmailConfig
@@ -49,14 +49,14 @@ def build_message(
 ) -> EmailMessage:
     """The email, text and HTML alternatives; pure (no network)."""
     message = EmailMessage()
-    message["Subject"] = render.title(alert)
+    message["Subject"] = wording.title(alert)
     message["From"] = sender
     message["To"] = ", ".join(to)
     message["Message-ID"] = message_id(idempotency_key, sender)
     message["Date"] = formatdate(localtime=False, usegmt=True)
     message["X-Mediawatch-Ref"] = idempotency_key
     if alert.kind != "test":
-        message["X-Mediawatch-Cluster"] = render.one_line(alert.cluster)
+        message["X-Mediawatch-Cluster"] = wording.one_line(alert.cluster)
     message.set_content(render.text(alert))
     message.add_alternative(render.html_document(alert), subtype="html")
     return message

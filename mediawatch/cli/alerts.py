@@ -9,7 +9,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from mediawatch.cli.app import app, state
-from mediawatch.cli.output import Format, print_rows
+from mediawatch.cli.output import RowFormat, RowFormatOption, print_rows
 
 alerts_app = typer.Typer(
     help="Spike alerts: what fired, how delivery went, a test of every channel, mutes and "
@@ -17,10 +17,6 @@ alerts_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(alerts_app, name="alerts")
-
-FormatOption = Annotated[
-    str | None, typer.Option("--format", help="table (default), json, csv or tsv")
-]
 
 LIST_COLUMNS = [
     "id",
@@ -44,7 +40,7 @@ LIST_COLUMNS = [
 def list_alerts(
     ctx: typer.Context,
     since: Annotated[str, typer.Option(help="a duration (7d, 12h) or a date")] = "7d",
-    fmt: FormatOption = None,
+    fmt: RowFormatOption = None,
 ) -> None:
     """Alert episodes opened since a time, and the delivery status of each channel.
 
@@ -56,7 +52,6 @@ def list_alerts(
     from clock.periods import parse_moment
     from storage.engine import session_factory
 
-    output = _format(fmt)
     now = utcnow()
     start = parse_moment(since, now)
     engine = state(ctx).engine()
@@ -82,8 +77,8 @@ def list_alerts(
             for item in recent_episodes(session, start)
         ]
     engine.dispose()
-    print_rows(rows, LIST_COLUMNS, output, f"Alerts since {start:%Y-%m-%d %H:%M} UTC")
-    if output in (None, "table"):
+    print_rows(rows, LIST_COLUMNS, fmt, f"Alerts since {start:%Y-%m-%d %H:%M} UTC")
+    if fmt in (None, RowFormat.TABLE):
         for cluster, until in sorted(mutes.items()):
             print(f"muted: {cluster} until {until:%Y-%m-%d %H:%M} UTC")
 
@@ -101,7 +96,7 @@ def test_channels(
     Example: SMTP_PASSWORD=... mediawatch alerts test
     """
     from alerts.channels import build_channels
-    from alerts.render import make_test_alert
+    from alerts.message import make_test_alert
     from clock.moments import utcnow
     from errors import DeliveryError
 
@@ -274,9 +269,3 @@ def _configured_cluster(ctx: typer.Context, cluster: str) -> str:
 def _usage_error(message: str) -> NoReturn:
     print(f"mediawatch: error: {message}", file=sys.stderr)
     raise typer.Exit(2)
-
-
-def _format(fmt: str | None) -> Format | None:
-    if fmt not in (None, "table", "json", "csv", "tsv"):
-        raise typer.BadParameter(f"unknown format {fmt!r}", param_hint="--format")
-    return fmt  # type: ignore[return-value]

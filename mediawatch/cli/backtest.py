@@ -10,7 +10,7 @@ from alerts.feedback import Precision
 from config.models import Config
 from mediawatch.cli.alerts import alerts_app
 from mediawatch.cli.app import state
-from mediawatch.cli.output import Format, print_rows
+from mediawatch.cli.output import RowFormat, RowFormatOption, print_rows
 
 
 @alerts_app.command("backtest")
@@ -22,7 +22,7 @@ def backtest_command(
     cluster: Annotated[
         list[str] | None, typer.Option("--cluster", help="Only this cluster (repeatable)")
     ] = None,
-    fmt: Annotated[str | None, typer.Option("--format", help="table, json, csv or tsv")] = None,
+    fmt: RowFormatOption = None,
     precision: Annotated[
         bool,
         typer.Option(
@@ -39,15 +39,13 @@ def backtest_command(
 
     Example: mediawatch alerts backtest --since 90d --precision
     """
-    from alerts.detect import backtest
+    from alerts.backtest import backtest
     from alerts.feedback import marked_episodes
     from alerts.feedback import precision as precision_of
     from clock.moments import utcnow
     from clock.periods import check_bucket_count, parse_moment
     from storage.engine import session_factory
 
-    if fmt not in (None, "table", "json", "csv", "tsv"):
-        raise typer.BadParameter(f"unknown format {fmt!r}", param_hint="--format")
     app_state = state(ctx)
     config = app_state.config
     if cluster:
@@ -69,9 +67,8 @@ def backtest_command(
         engine.dispose()
     opened = [(event.cluster, event.bucket_start) for event in events if event.kind == "open"]
     scores = precision_of(opened, marks, config.detection.bucket)
-    output: Format | None = fmt  # type: ignore[assignment]
     if precision:
-        _print_precision(scores, len(marks), output)
+        _print_precision(scores, len(marks), fmt)
         return
     rows = [
         {
@@ -86,8 +83,8 @@ def backtest_command(
         for event in events
     ]
     columns = ["cluster", "kind", "bucket", "stories", "expected", "tail_probability", "sources"]
-    print_rows(rows, columns, output, "What would have fired")
-    if output in (None, "table"):
+    print_rows(rows, columns, fmt, "What would have fired")
+    if fmt in (None, RowFormat.TABLE):
         print(precision_line(scores, len(marks)))
 
 
@@ -114,8 +111,8 @@ def _share(score: Precision) -> str:
     return f"{score.share:.0%} ({score.useful} useful of {score.marked} marked)"
 
 
-def _print_precision(scores: list[Precision], marks: int, output: Format | None) -> None:
-    if not marks and output in (None, "table"):
+def _print_precision(scores: list[Precision], marks: int, fmt: RowFormat | None) -> None:
+    if not marks and fmt in (None, RowFormat.TABLE):
         print(precision_line(scores, 0))
         return
     rows = [
@@ -128,7 +125,7 @@ def _print_precision(scores: list[Precision], marks: int, output: Format | None)
         }
         for score in scores
     ]
-    print_rows(rows, PRECISION_COLUMNS, output, "Precision against your marks")
+    print_rows(rows, PRECISION_COLUMNS, fmt, "Precision against your marks")
 
 
 def _names(config: Config) -> set[str]:

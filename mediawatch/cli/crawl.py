@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import logging
 from contextlib import AbstractContextManager, nullcontext
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from errors import ConfigError
 from mediawatch.cli.app import app, state
-from mediawatch.cli.output import Format, is_tty, print_rows
-
-if TYPE_CHECKING:
-    pass
+from mediawatch.cli.output import RowFormat, RowFormatOption, is_tty, print_rows
 
 logger = logging.getLogger(__name__)
 
@@ -31,9 +28,7 @@ def crawl(
         list[str] | None,
         typer.Option("--source", "-s", help="only this source (by name); repeat for more"),
     ] = None,
-    fmt: Annotated[
-        str | None, typer.Option("--format", help="table (default), json, csv or tsv")
-    ] = None,
+    fmt: RowFormatOption = None,
 ) -> None:
     """Fetch new articles from the sources, store them, and print a summary per source.
 
@@ -44,12 +39,9 @@ def crawl(
     """
     from clock.moments import utcnow
     from spiders.crawler.run import run_crawl
-    from spiders.polling.plan import adaptive_plan
 
     if once == due:
         raise typer.BadParameter("give exactly one of --once or --due", param_hint="--once/--due")
-    if fmt not in (None, "table", "json", "csv", "tsv"):
-        raise typer.BadParameter(f"unknown format {fmt!r}", param_hint="--format")
     app_state = state(ctx)
     config = app_state.config
     names = list(source or [])
@@ -60,20 +52,13 @@ def crawl(
         )
     engine = app_state.engine()
     progress: AbstractContextManager[object] = nullcontext()
-    if is_tty() and fmt in (None, "table"):
+    if is_tty() and fmt in (None, RowFormat.TABLE):
         from rich.console import Console
 
         progress = Console(stderr=True).status("crawling…", spinner="dots")
     try:
         with progress:
-            summary = run_crawl(
-                config,
-                engine,
-                due_only=due,
-                names=names,
-                now=utcnow(),
-                plan=adaptive_plan(config.crawl),
-            )
+            summary = run_crawl(config, engine, due_only=due, names=names, now=utcnow())
     finally:
         engine.dispose()
     rows = [
@@ -89,9 +74,8 @@ def crawl(
         }
         for row in summary.sources
     ]
-    output: Format | None = fmt  # type: ignore[assignment]
-    print_rows(rows, COLUMNS, output, "Crawl")
-    if output in (None, "table") and is_tty():
+    print_rows(rows, COLUMNS, fmt, "Crawl")
+    if fmt in (None, RowFormat.TABLE) and is_tty():
         seconds = (summary.finished_at - summary.started_at).total_seconds()
         typer.echo(
             f"{len(rows)} source(s), {summary.new} new article(s), "

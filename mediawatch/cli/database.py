@@ -10,8 +10,8 @@ from typing import Annotated
 import typer
 
 from clock.periods import parse_moment
-from errors import ConfigError
 from mediawatch.cli.app import app, state
+from mediawatch.cli.output import ExportFormat
 
 
 @app.command()
@@ -45,8 +45,8 @@ def init(ctx: typer.Context) -> None:
 def export(
     ctx: typer.Context,
     fmt: Annotated[
-        str, typer.Option("--format", help="jsonl (one JSON object per line)")
-    ] = "jsonl",
+        ExportFormat, typer.Option("--format", help="jsonl (one JSON object per line)")
+    ] = ExportFormat.JSONL,
     since: Annotated[
         str | None, typer.Option(help="7d, 24h or a date: only articles since")
     ] = None,
@@ -66,8 +66,6 @@ def export(
     from storage.engine import session_factory
     from storage.queries import article_clusters, iter_articles
 
-    if fmt != "jsonl":
-        raise ConfigError(f"--format {fmt}: export writes jsonl")
     now = utcnow()
     start = parse_moment(since, now) if since else None
     end = parse_moment(until, now) if until else None

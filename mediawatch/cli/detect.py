@@ -14,7 +14,7 @@ from config.load import config_path
 from config.models import Config
 from errors import ConfigError
 from mediawatch.cli.app import app, state
-from mediawatch.cli.output import print_rows
+from mediawatch.cli.output import RowFormat, TableOrJson, print_rows
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +29,9 @@ def detect(
             help="CSV with a header row, then timestamp,count rows ('-' for stdin)",
         ),
     ] = None,
-    fmt: Annotated[str, typer.Option("--format", help="table (default) or json")] = "table",
+    fmt: Annotated[
+        TableOrJson, typer.Option("--format", help="table (default) or json")
+    ] = TableOrJson.TABLE,
     threshold: Annotated[
         float | None,
         typer.Option(help="Expert override: per-bucket tail probability of a spike"),
@@ -56,8 +58,6 @@ def detect(
 
     Example: mediawatch detect --series mentions.csv --false-alarms 1/4w --format json
     """
-    if fmt not in ("table", "json"):
-        raise typer.BadParameter("use table or json", param_hint="--format")
     if threshold is not None and not 0 < threshold < 1:
         raise typer.BadParameter("must be between 0 and 1", param_hint="--threshold")
     if min_count is not None and min_count < 1:
@@ -66,10 +66,10 @@ def detect(
     if series is None:
         _detect_archive(ctx, fmt)
         return
-    from alerts.detect import policy_from_config
-    from alerts.render import how_often
     from alerts.series import SeriesError, find_onsets, infer_bucket, read_series
     from alerts.spikes import SpikeParams
+    from alerts.verdicts import policy_from_config
+    from alerts.wording import how_often
 
     detection = _detection_config(app_state.config_path)
     changes: dict[str, object] = {}
@@ -110,11 +110,7 @@ def detect(
         }
         for onset in onsets
     ]
-    print_rows(
-        rows,
-        ["timestamp", "count", "expected", "score", "every"],
-        "json" if fmt == "json" else None,
-    )
+    print_rows(rows, ["timestamp", "count", "expected", "score", "every"], _row_format(fmt))
 
 
 def _detection_config(explicit: Path | None) -> DetectionConfig:
@@ -128,7 +124,7 @@ def _detection_config(explicit: Path | None) -> DetectionConfig:
     return load_config(explicit).detection
 
 
-def _detect_archive(ctx: typer.Context, fmt: str) -> None:
+def _detect_archive(ctx: typer.Context, fmt: TableOrJson) -> None:
     from alerts.detect import run_detection
     from clock.moments import utcnow
     from storage.engine import session_factory, transaction
@@ -154,7 +150,11 @@ def _detect_archive(ctx: typer.Context, fmt: str) -> None:
         for change in changes
     ]
     columns = ["cluster", "kind", "bucket", "stories", "expected", "sources", "queued"]
-    print_rows(rows, columns, "json" if fmt == "json" else None, "Episode changes")
+    print_rows(rows, columns, _row_format(fmt), "Episode changes")
+
+
+def _row_format(fmt: TableOrJson) -> RowFormat:
+    return RowFormat.JSON if fmt is TableOrJson.JSON else RowFormat.TABLE
 
 
 def _number(value: float) -> int | float:

@@ -9,7 +9,8 @@ from typing import Annotated
 import typer
 
 from mediawatch.cli.app import app, state
-from watchlist.matcher import ClusterVerdict, Watchlist
+from mediawatch.cli.output import TextOrJson
+from watchlist.matcher import ClusterVerdict
 
 
 @app.command("match")
@@ -18,8 +19,8 @@ def match(
     text: Annotated[str, typer.Argument(help="The text to check, or - to read stdin")] = "-",
     title: Annotated[str, typer.Option(help="A title, matched as part of the article")] = "",
     fmt: Annotated[
-        str, typer.Option("--format", help="text (readable, with reasons) or json")
-    ] = "text",
+        TextOrJson, typer.Option("--format", help="text (readable, with reasons) or json")
+    ] = TextOrJson.TEXT,
 ) -> None:
     """Show which clusters of the watch-list a text counts for.
 
@@ -28,12 +29,10 @@ def match(
 
     Example: echo "Kata'ib Hezbollah fired rockets near Baghdad" | mediawatch match -
     """
-    if fmt not in ("text", "json"):
-        raise typer.BadParameter("use text or json", param_hint="--format")
     if text == "-":
         text = sys.stdin.read()
-    watchlist = Watchlist.from_config(state(ctx).config.clusters)
-    if fmt == "json":
+    watchlist = state(ctx).config.watchlist()
+    if fmt is TextOrJson.JSON:
         clusters = [{"name": m.name, "terms": list(m.terms)} for m in watchlist.match(text, title)]
         json.dump({"clusters": clusters}, sys.stdout, ensure_ascii=False)
         sys.stdout.write("\n")

@@ -12,7 +12,7 @@ import typer
 from clock.moments import utcnow
 from clock.periods import parse_moment
 from mediawatch.cli.app import app, state
-from mediawatch.cli.output import print_rows
+from mediawatch.cli.output import RowFormat, TableOrJson, print_rows
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ def rematch(
     since: Annotated[
         str | None, typer.Option(help="Only articles seen since (90d or a date); default all")
     ] = None,
-    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+    fmt: Annotated[TableOrJson, typer.Option("--format", help="table or json")] = TableOrJson.TABLE,
 ) -> None:
     """Re-match stored articles against the current watch-list and say what changed.
 
@@ -36,21 +36,16 @@ def rematch(
     """
     from archive.rematch import rematch as run_rematch
     from storage.engine import session_factory
-    from watchlist.matcher import Watchlist
 
-    if fmt not in ("table", "json"):
-        raise typer.BadParameter("use table or json", param_hint="--format")
     config = state(ctx).config
     start = parse_moment(since, utcnow()) if since else None
     engine = state(ctx).engine()
     try:
-        result = run_rematch(
-            session_factory(engine), Watchlist.from_config(config.clusters), since=start
-        )
+        result = run_rematch(session_factory(engine), config.watchlist(), since=start)
     finally:
         engine.dispose()
     rows = result.rows()
-    if fmt == "json":
+    if fmt is TableOrJson.JSON:
         json.dump(
             {
                 "checked": result.checked,
@@ -67,4 +62,4 @@ def rematch(
     if result.kept:
         print(f"{result.kept:,} kept as they were: their text was dropped by [storage] retain_text")
     if rows:
-        print_rows(rows, ("cluster", "added", "removed", "retermed"), "table")
+        print_rows(rows, ("cluster", "added", "removed", "retermed"), RowFormat.TABLE)

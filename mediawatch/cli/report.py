@@ -13,13 +13,12 @@ from rich.console import Console
 from clock.moments import utcnow
 from clock.periods import check_bucket_count, parse_moment
 from mediawatch.cli.app import app, state
+from mediawatch.cli.output import ReportFormat
 
 if TYPE_CHECKING:
     from reports.report import TrendReport
 
 logger = logging.getLogger(__name__)
-
-FORMATS = ("table", "csv", "json", "html", "png")
 
 
 @app.command("report")
@@ -35,7 +34,9 @@ def report(
     cluster: Annotated[
         list[str] | None, typer.Option("--cluster", help="Only this cluster (repeatable)")
     ] = None,
-    fmt: Annotated[str, typer.Option("--format", help="table, csv, json, html or png")] = "table",
+    fmt: Annotated[
+        ReportFormat, typer.Option("--format", help="table, csv, json, html or png")
+    ] = ReportFormat.TABLE,
     output: Annotated[
         Path | None,
         typer.Option("--output", "-o", help="Write to this file (png/html: default file name)"),
@@ -58,8 +59,6 @@ def report(
 
     if by not in GRANULARITIES:
         raise typer.BadParameter("use hour, day or week", param_hint="--by")
-    if fmt not in FORMATS:
-        raise typer.BadParameter(f"use one of {', '.join(FORMATS)}", param_hint="--format")
     config = state(ctx).config
     now = utcnow()
     start = parse_moment(since, now)
@@ -83,7 +82,7 @@ def report(
                 Period(start, end, by),  # type: ignore[arg-type]
                 chosen,
                 now,
-                detail=fmt in ("html", "png"),
+                detail=fmt in _FILES,
                 episode_bucket=config.detection.bucket,
             )
     finally:
@@ -91,21 +90,25 @@ def report(
     _emit(trend, fmt, output)
 
 
-def _emit(trend: TrendReport, fmt: str, output: Path | None) -> None:
+_FILES = (ReportFormat.HTML, ReportFormat.PNG)
+"""The formats written to a file (a default name when there is no --output)."""
+
+
+def _emit(trend: TrendReport, fmt: ReportFormat, output: Path | None) -> None:
     from reports.render.chart import render_png
     from reports.render.html import render_html
     from reports.render.rows import to_csv, to_json
     from reports.render.table import to_table
 
-    if fmt in ("html", "png"):
+    if fmt in _FILES:
         target = output or Path(f"mediawatch-report-{trend.generated_at:%Y%m%d-%H%M}.{fmt}")
-        if fmt == "png":
+        if fmt is ReportFormat.PNG:
             target.write_bytes(render_png(trend))
         else:
             target.write_text(render_html(trend), encoding="utf-8")
         print(f"report written to {target}", file=sys.stderr)
         return
-    if fmt == "table":
+    if fmt is ReportFormat.TABLE:
         console = Console(
             file=None if output is None else output.open("w", encoding="utf-8"),
             width=None if output is None and sys.stdout.isatty() else 150,
@@ -115,7 +118,7 @@ def _emit(trend: TrendReport, fmt: str, output: Path | None) -> None:
             console.file.close()
             print(f"report written to {output}", file=sys.stderr)
         return
-    body = to_json(trend) if fmt == "json" else to_csv(trend)
+    body = to_json(trend) if fmt is ReportFormat.JSON else to_csv(trend)
     if output is None:
         sys.stdout.write(body)
     else:

@@ -14,6 +14,7 @@ from rich.text import Text
 from clock.moments import utcnow
 from clock.periods import parse_moment
 from mediawatch.cli.app import app, state
+from mediawatch.cli.output import SearchFormat
 from reports.render.delimited import write_csv
 
 if TYPE_CHECKING:
@@ -46,7 +47,9 @@ def search(
         list[str] | None, typer.Option("--cluster", help="The article counts for it (repeatable)")
     ] = None,
     limit: Annotated[int, typer.Option(help="At most this many results", min=1)] = 20,
-    fmt: Annotated[str, typer.Option("--format", help="table, json or csv")] = "table",
+    fmt: Annotated[
+        SearchFormat, typer.Option("--format", help="table, json or csv")
+    ] = SearchFormat.TABLE,
 ) -> None:
     """Full-text search of the archive, newest first, with the match highlighted.
 
@@ -62,10 +65,7 @@ def search(
     from archive.search import search as run_search
     from archive.search_index import sync_search_index
     from storage.engine import session_factory
-    from watchlist.matcher import Watchlist
 
-    if fmt not in ("table", "json", "csv"):
-        raise typer.BadParameter("use table, json or csv", param_hint="--format")
     config = state(ctx).config
     now = utcnow()
     filters = SearchFilters(
@@ -76,7 +76,7 @@ def search(
         clusters=tuple(cluster or ()),
         limit=limit,
     )
-    watchlist = Watchlist.from_config(config.clusters)
+    watchlist = config.watchlist()
     engine = state(ctx).engine()
     try:
         factory = session_factory(engine)
@@ -91,10 +91,10 @@ def search(
             f"{result.candidates:,} articles were checked",
             file=sys.stderr,
         )
-    if fmt == "json":
+    if fmt is SearchFormat.JSON:
         json.dump([_as_dict(hit) for hit in result.hits], sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
-    elif fmt == "csv":
+    elif fmt is SearchFormat.CSV:
         rows = [_as_dict(hit) for hit in result.hits]
         write_csv(sys.stdout, COLUMNS, [[row[c] for c in COLUMNS] for row in rows])
     else:

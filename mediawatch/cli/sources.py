@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated
 
 import typer
 
 from clock.durations import format_duration
 from mediawatch.cli.app import app, state
-from mediawatch.cli.output import Format, print_rows
+from mediawatch.cli.output import RowFormatOption, print_rows
 
 sources_app = typer.Typer(help="The configured sources and their health.", no_args_is_help=True)
 app.add_typer(sources_app, name="sources")
 
-FormatOption = Annotated[
-    str | None, typer.Option("--format", help="table (default), json, csv or tsv")
-]
-
 
 @sources_app.command("list")
-def list_sources(ctx: typer.Context, fmt: FormatOption = None) -> None:
+def list_sources(ctx: typer.Context, fmt: RowFormatOption = None) -> None:
     """The sources configured in config.toml.
 
     Example: mediawatch sources list --format json
@@ -36,11 +31,11 @@ def list_sources(ctx: typer.Context, fmt: FormatOption = None) -> None:
         }
         for source in config.sources
     ]
-    print_rows(rows, ["name", "kind", "url", "every", "enabled"], _format(fmt), "Sources")
+    print_rows(rows, ["name", "kind", "url", "every", "enabled"], fmt, "Sources")
 
 
 @sources_app.command("status")
-def status(ctx: typer.Context, fmt: FormatOption = None) -> None:
+def status(ctx: typer.Context, fmt: RowFormatOption = None) -> None:
     """Health of each source: last poll, result, next due, failures, articles/day (7 days).
 
     Example: mediawatch sources status
@@ -82,10 +77,4 @@ def status(ctx: typer.Context, fmt: FormatOption = None) -> None:
         "articles_per_day",
         "error",
     ]
-    print_rows(rows, columns, _format(fmt), "Source health")
-
-
-def _format(fmt: str | None) -> Format | None:
-    if fmt not in (None, "table", "json", "csv", "tsv"):
-        raise typer.BadParameter(f"unknown format {fmt!r}", param_hint="--format")
-    return fmt  # type: ignore[return-value]
+    print_rows(rows, columns, fmt, "Source health")

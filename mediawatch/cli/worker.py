@@ -23,7 +23,6 @@ def worker(ctx: typer.Context) -> None:
     Example: mediawatch --config config.toml --log-format json worker
     """
     from spiders.distributed.worker import run_worker
-    from spiders.polling.plan import adaptive_plan
 
     app_state = state(ctx)
     root_params = ctx.find_root().params
@@ -40,6 +39,6 @@ def worker(ctx: typer.Context) -> None:
         )
     engine = app_state.engine()
     try:
-        run_worker(config, engine, plan=adaptive_plan(config.crawl))
+        run_worker(config, engine)
     finally:
         engine.dispose()

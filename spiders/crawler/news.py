@@ -1,9 +1,10 @@
 """The one spider: poll each source (feed or sitemap) with a conditional GET, follow its
 new entries to their pages, extract them, and hand ``ArticleItem``s to the pipeline.
 
-Thin on purpose: parsing is in ``feeds``/``sitemaps``/``aggregators``, deciding (dedupe,
-match, store) in the store pipeline, and what each poll found is collected in
-``PollResult``s that ``spiders.crawler.run`` records once the store has flushed.
+Thin on purpose: parsing is in ``feeds``/``sitemaps``/``aggregators``, a followed page
+made into its item in ``spiders.crawler.article_pages``, deciding (dedupe, match, store)
+in the store pipeline, and what each poll found is collected in ``PollResult``s that
+``spiders.crawler.run`` records once the store has flushed.
 
 The rule that keeps coverage: a poll is recorded as answered only once its document was
 read. Anything that goes wrong while reading it fails the poll (its validators are not
@@ -15,33 +16,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 import scrapy
-from scrapy.http import Response, TextResponse
+from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from errors import SourceError
+from spiders.crawler.article_pages import article_item, fallback_item
 from spiders.crawler.items import ArticleItem
+from spiders.crawler.jobs import SourceJob
 from spiders.crawler.politeness import ROLE
-from spiders.parsing.aggregators import (
-    clean_aggregator_title,
-    decode_google_news_link,
-    entry_publisher,
-    is_google_news_link,
-)
-from spiders.parsing.canonical import (
-    MAX_URL_LENGTH,
-    canonical_url,
-    prefer_canonical,
-    registrable_domain,
-    site_of,
-)
-from spiders.parsing.extract import extract_article
+from spiders.parsing.aggregators import decode_google_news_link
+from spiders.parsing.canonical import MAX_URL_LENGTH, canonical_url, registrable_domain
 from spiders.parsing.feeds import FeedEntry, looks_like_json, parse_feed
 from spiders.parsing.sitemaps import SitemapEntry, looks_like_sitemap, parse_sitemap, recent_entries
 from spiders.polling.polls import PollResult
@@ -55,21 +46,6 @@ MAX_SITEMAP_DEPTH = 2
 sites nest them; an index of indexes of urlsets is followed, nothing deeper."""
 MAX_CHILD_SITEMAPS = 50
 """Child sitemaps followed per index and poll, newest first."""
-
-
-@dataclass(frozen=True)
-class SourceJob:
-    """What the spider needs of one source: where, what kind, its validators, its manners."""
-
-    name: str
-    url: str
-    kind: str = "feed"
-    etag: str | None = None
-    last_modified: str | None = None
-    obey_robots: bool = True
-    language: str | None = None
-    sitemap_hosts: tuple[str, ...] = ()
-    """Hosts besides the source's own site that its sitemap index may point to."""
 
 
 class NewsSpider(scrapy.Spider):
@@ -324,97 +300,17 @@ class NewsSpider(scrapy.Spider):
     ) -> Iterator[ArticleItem]:
         self.results[job.name].settled += 1
         try:
-            item = self._article(response, job, entry, canonical)
+            item = article_item(response, job, entry, canonical, self.clock)
         except Exception as exc:  # a hostile page: the feed's text stands in, as on a 404
-            item = self._fallback(job, entry, canonical, f"{type(exc).__name__}: {exc}")
+            why = f"{type(exc).__name__}: {exc}"
+            item = fallback_item(job, entry, canonical, why, self.clock)
         yield item
-
-    def _article(
-        self, response: Response, job: SourceJob, entry: FeedEntry, canonical: str
-    ) -> ArticleItem:
-        url = canonical
-        if is_google_news_link(response.url):
-            return self._fallback(job, entry, url, "Google News link could not be resolved")
-        if not isinstance(response, TextResponse):
-            return self._fallback(job, entry, url, "not a text page")
-        content_type = response.headers.get("Content-Type")
-        extracted = extract_article(
-            response.body,
-            response.url,
-            fallback_language=entry.language or job.language,
-            content_type=content_type.decode("latin-1") if content_type else None,
-            date_from_text=entry.published is None,
-        )
-        if extracted is None:
-            return self._fallback(job, entry, url, "no main text could be extracted")
-        try:
-            final = prefer_canonical(response.url, extracted.canonical_url)
-        except ValueError:
-            final = url
-        if len(final) > MAX_URL_LENGTH:  # beyond what the archive's URL index can hold
-            logger.info(
-                "source %s: %s: its canonical URL is too long; kept as listed", job.name, url
-            )
-            final = url
-        return ArticleItem(
-            url=final,
-            source_name=job.name,
-            publisher=entry_publisher(entry, final, site_of(final)),
-            fetched_at=self.clock(),
-            title=extracted.title or _entry_title(entry),
-            text=extracted.text,
-            summary=entry.summary or extracted.description,
-            author=extracted.author or entry.author,
-            language=extracted.language or entry.language or job.language,
-            published_at=published_at(entry, extracted.published_at, extracted.text_date),
-            extracted=True,
-            listed_url=canonical,
-        )
 
     def article_failed(self, failure: Failure) -> Iterator[ArticleItem]:
         kwargs = _request_of(failure).cb_kwargs
         self.results[kwargs["job"].name].settled += 1
-        yield self._fallback(
-            kwargs["job"], kwargs["entry"], kwargs["canonical"], describe_failure(failure)
-        )
-
-    def _fallback(self, job: SourceJob, entry: FeedEntry, url: str, why: str) -> ArticleItem:
-        logger.info("source %s: %s: %s; using the feed's title and summary", job.name, url, why)
-        return ArticleItem(
-            url=url,
-            source_name=job.name,
-            publisher=entry_publisher(entry, url, site_of(url)),
-            fetched_at=self.clock(),
-            title=_entry_title(entry),
-            text=None,
-            summary=entry.summary or None,
-            author=entry.author,
-            language=entry.language or job.language,
-            published_at=entry.published,
-            extracted=False,
-            listed_url=url,
-        )
-
-
-def published_at(
-    entry: FeedEntry, page: datetime | None, page_text: datetime | None = None
-) -> datetime | None:
-    """When the story was published, from the best witness at hand:
-
-    1. the feed's own timestamp for the entry (exact, in UTC), unless it looks like the
-       feed's build time (``FeedEntry.exact_time``);
-    2. the page's metadata (``article:published_time``, JSON-LD, ``<time>``): a bare day
-       or a zone-less time, but the publisher's statement;
-    3. the feed's build time: late, but not by much for a new story;
-    4. a date found in the page's text: a guess (a caption's "Nov. 6, 2019" is not when
-       a breaking story broke), so the last resort."""
-    if entry.published is not None and entry.exact_time:
-        return entry.published
-    return page or entry.published or page_text
-
-
-def _entry_title(entry: FeedEntry) -> str:
-    return clean_aggregator_title(entry.title, entry.publisher_name)
+        job, entry, canonical = kwargs["job"], kwargs["entry"], kwargs["canonical"]
+        yield fallback_item(job, entry, canonical, describe_failure(failure), self.clock)
 
 
 def _sitemap_entry(entry: SitemapEntry) -> FeedEntry:

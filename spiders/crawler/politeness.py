@@ -10,7 +10,6 @@ again; a long one gives up at once (the spider falls back to the feed's text).
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from scrapy import Request, Spider
@@ -18,7 +17,7 @@ from scrapy.http import Response
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.task import deferLater
 
-from clock.moments import retry_after_seconds
+from clock.moments import retry_after_seconds, utcnow
 
 if TYPE_CHECKING:
     from typing import Self
@@ -48,9 +47,7 @@ class RetryAfterMiddleware:
     ) -> Request | Response:
         if response.status not in RETRY_AFTER_STATUSES:
             return response
-        delay = retry_after_seconds(
-            response.headers.get("Retry-After"), datetime.now(UTC).replace(tzinfo=None)
-        )
+        delay = retry_after_seconds(response.headers.get("Retry-After"), utcnow())
         if delay is None:
             return response  # plain retry policy applies
         request.meta["retry_after"] = delay

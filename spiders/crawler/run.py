@@ -16,6 +16,7 @@ added to config.toml is crawled without running ``init`` again.
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,17 +28,14 @@ from sqlalchemy.orm import Session
 from clock.moments import utcnow
 from config.models import Config, SourceConfig
 from errors import MediawatchError
-from logs.configure import quiet_libraries
-from spiders.crawler.news import SourceJob
+from spiders.crawler.jobs import SourceJob
 from spiders.crawler.store import ArticleStore
-from spiders.polling.polls import Plan, PollResult, record_poll
+from spiders.polling.polls import PollResult, record_poll
 from storage.engine import session_factory, transaction
 from storage.models import Source
-from storage.queries import due_sources, known_urls, list_sources, sync_sources
+from storage.queries import due_sources, list_sources, sync_sources
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_MAX_ARTICLES = 500
 
 
 @dataclass(frozen=True)
@@ -75,17 +73,15 @@ def run_crawl(
     due_only: bool,
     names: Sequence[str] = (),
     now: datetime,
-    plan: Plan,
     clock: Callable[[], datetime] = utcnow,
+    jitter: Callable[[], float] = random.random,
 ) -> CrawlSummary:
     """Crawl the due (or all enabled) sources, optionally only ``names``; never raises for
-    a failing source (its error is in the summary and on its row). ``plan`` decides when
-    each polled source is next due (the CLI passes ``spiders.polling.plan.adaptive_plan``)."""
-    from scrapy.crawler import CrawlerProcess
-
+    a failing source (its error is in the summary and on its row). Each polled source is
+    next due as ``spiders.polling.policy`` says, with a ``jitter()`` draw each."""
     from spiders.crawler.news import NewsSpider
+    from spiders.crawler.process import prepare_spider
     from spiders.crawler.settings import crawler_settings
-    from watchlist.matcher import Watchlist
 
     factory = session_factory(engine)
     try:
@@ -103,33 +99,18 @@ def run_crawl(
         logger.info("nothing to crawl (%s)", "no source is due" if due_only else "no sources")
         return CrawlSummary(now, clock(), tuple(_missing(name) for name in missing))
 
-    def known(urls: Sequence[str]) -> set[str]:
-        with factory() as session:
-            return known_urls(session, urls)
-
-    store = ArticleStore(factory, Watchlist.from_config(config.clusters), clock)
+    store = ArticleStore(factory, config.watchlist(), clock)
     settings = crawler_settings(config.crawl)
     settings["MEDIAWATCH_STORE"] = store
     settings["CLOSESPIDER_TIMEOUT"] = config.crawl.crawl_timeout.total_seconds() * 0.9
-    settings["LOG_INSTALL_ROOT_HANDLER"] = False  # our handler (logs.configure) stays
-    process = CrawlerProcess(settings)
-    quiet_libraries()  # Scrapy has just reset its loggers to DEBUG
-    crawler = process.create_crawler(NewsSpider)
+    prepared = prepare_spider(settings, NewsSpider, config.crawl, factory, clock, jobs=jobs)
     failures: list[str] = []
-    done = process.crawl(
-        crawler,
-        jobs=jobs,
-        known_urls=known,
-        now=clock,
-        recent=config.crawl.recent,
-        max_articles=config.crawl.max_articles_per_poll,
-    )
-    done.addErrback(lambda failure: failures.append(failure.getErrorMessage()))
+    prepared.done.addErrback(lambda failure: failures.append(failure.getErrorMessage()))
     logger.info("crawling %d source(s)", len(jobs))
-    process.start()
+    prepared.process.start()
     if failures:
         raise MediawatchError(f"the crawl failed: {failures[0]}")
-    spider = crawler.spider
+    spider = prepared.crawler.spider
     results: dict[str, PollResult] = spider.results if isinstance(spider, NewsSpider) else {}
     finished = clock()
     summaries: list[SourceSummary] = []
@@ -143,7 +124,7 @@ def run_crawl(
                 summaries.append(_summary(result, None))
                 continue
             row = session.scalars(select(Source).where(Source.name == name)).one()
-            decision = record_poll(session, row, result, finished, plan)
+            decision = record_poll(session, row, result, finished, config.crawl, jitter=jitter())
             summaries.append(_summary(result, decision.next_poll_at))
     summaries.extend(_missing(name) for name in missing)
     return CrawlSummary(now, finished, tuple(summaries))

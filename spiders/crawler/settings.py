@@ -70,7 +70,7 @@ def crawler_settings(crawl: CrawlConfig, *, log_level: int | None = None) -> dic
             "spiders.crawler.politeness.RetryAfterMiddleware": 560,
             f"{_MW}.offsite.OffsiteMiddleware": None,
         },
-        "ITEM_PIPELINES": {"spiders.crawler.store.StorePipeline": 300},
+        "ITEM_PIPELINES": {"spiders.crawler.store_pipeline.StorePipeline": 300},
         # Quiet and self-contained: no telnet, no cookies, logs through ours.
         "TELNETCONSOLE_ENABLED": False,
         "COOKIES_ENABLED": False,

@@ -1,7 +1,7 @@
 """The one item pipeline: normalise -> dedupe -> match the watch-list -> store.
 
 ``ArticleStore`` is plain Python (a session factory, a matcher and a clock passed in);
-``StorePipeline`` is the thin Scrapy shell around it.
+``spiders.crawler.store_pipeline.StorePipeline`` is the thin Scrapy shell around it.
 
 - **Decisions happen in ``add``**, against an in-memory ``FingerprintIndex`` of the
   articles seen in the last ``window`` (7 days, loaded once per crawl) plus everything
@@ -26,8 +26,8 @@
   original's story id for a duplicate (``duplicate_of_id`` = the original). Mentions
   copy ``seen_at`` and ``story_id``; their rows come from ``watchlist.mentions``, as
   rematch's do (``Mention.hits`` is the cluster's hit count, not the term's).
-- ``seen_at`` = ``published_at``, or ``fetched_at`` when that is missing, in the future
-  or implausible (``clock.moments.plausible``).
+- ``seen_at``: when the article was published, if plausible, else fetched
+  (``spiders.crawler.tidy.seen_at``).
 
 Known limits: another crawl's articles stored after this crawl loaded its index are
 not compared for near-duplicates (only their URLs are caught); an article whose
@@ -37,21 +37,19 @@ not compared for near-duplicates (only their URLs are caught); an article whose
 from __future__ import annotations
 
 import logging
-import re
 from collections import defaultdict
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from clock.moments import plausible, utcnow
+from clock.moments import utcnow
 from spiders.crawler.items import ArticleItem
-from spiders.parsing.canonical import MAX_URL_LENGTH, canonical_url, site_of
+from spiders.crawler.store_lookups import recent_fingerprints, source_ids, stored_ids
+from spiders.crawler.tidy import alias_of, normalise_item, seen_at
 from spiders.parsing.dedupe import (
     Duplicate,
     Fingerprint,
@@ -59,9 +57,8 @@ from spiders.parsing.dedupe import (
     normalised_title_hash,
     text_simhash,
 )
-from spiders.parsing.language import normalise_language
-from storage.engine import transaction
-from storage.models import Article, Mention, Source
+from storage.engine import error_reason, transaction
+from storage.models import Article, Mention
 from storage.queries import add_aliases, stored_urls
 from watchlist.mentions import Matcher, MentionKey, mention_rows
 
@@ -69,8 +66,6 @@ logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 50
 WINDOW = timedelta(days=7)
-_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
-"""C0 control characters but tab, newline and carriage return (PostgreSQL rejects NUL)."""
 
 
 class StoreOutcome(StrEnum):
@@ -106,55 +101,6 @@ class _Pending:
     outcome: StoreOutcome
     duplicate: Duplicate | None
     mentions: dict[MentionKey, int]
-
-
-def seen_at(published_at: datetime | None, fetched_at: datetime, now: datetime) -> datetime:
-    """When the story happened, for counting (see the module doc)."""
-    if published_at is None or not plausible(published_at, now):
-        return fetched_at
-    return published_at
-
-
-def strip_controls(text: str) -> str:
-    """``text`` without C0 control characters (NUL...), keeping tab, newline and CR."""
-    return _CONTROLS.sub("", text)
-
-
-def normalise_item(item: ArticleItem) -> ArticleItem:
-    """Tidy what the spiders hand over: canonical URL, one-line title, publisher, language;
-    no control characters in the text fields."""
-    url = _canonical_or_stripped(item.url)
-    listed = _canonical_or_stripped(item.listed_url) if item.listed_url else None
-    if len(url) > MAX_URL_LENGTH and listed and len(listed) <= MAX_URL_LENGTH:
-        url = listed  # the archive's URL index holds no longer key
-    text = strip_controls(item.text or "").strip() or None
-    summary = strip_controls(item.summary or "").strip() or None
-    publisher = " ".join(strip_controls(item.publisher).split()) or site_of(url) or item.source_name
-    return replace(
-        item,
-        url=url,
-        listed_url=listed or None,
-        title=" ".join(strip_controls(item.title).split()),
-        text=text,
-        summary=summary,
-        author=strip_controls(item.author or "").strip()[:1000] or None,
-        publisher=publisher[:300],
-        language=normalise_language(item.language),
-    )
-
-
-def _canonical_or_stripped(url: str) -> str:
-    try:
-        return canonical_url(url)
-    except ValueError:
-        return url.strip()
-
-
-def _alias(item: ArticleItem) -> tuple[str, str] | None:
-    """(listed URL, stored URL) when the page was reached under another URL than its own."""
-    if item.listed_url and item.listed_url != item.url:
-        return item.listed_url, item.url
-    return None
 
 
 class ArticleStore:
@@ -198,26 +144,44 @@ class ArticleStore:
             total.failed += counts.failed
         return total
 
+    @property
+    def loaded(self) -> bool:
+        """Whether the dedupe index is in memory (``open`` loads it)."""
+        return self._index is not None
+
     def open(self) -> None:
         """Load the recent fingerprints and the source ids, once (the first ``add`` does it too)."""
         if self._index is not None:
             return
         since = self.now_fn() - self.window
         with self.session_factory() as session:
-            self._source_ids = {
-                name: id_ for name, id_ in session.execute(select(Source.name, Source.id))
-            }
-            rows = session.execute(
-                select(
-                    Article.url, Article.publisher, Article.seen_at, Article.title_hash,
-                    Article.simhash, Article.id, Article.story_id,
-                ).where(Article.seen_at >= since)
-            )  # fmt: skip
-            self._index = FingerprintIndex(
-                Fingerprint(url, publisher, seen, title, simhash, article_id, story or article_id)
-                for url, publisher, seen, title, simhash, article_id, story in rows
-            )
+            self._source_ids = source_ids(session)
+            self._index = FingerprintIndex(recent_fingerprints(session, since))
         logger.info("dedupe index: %d articles since %s", len(self._index), since)
+
+    def remember(self, fingerprints: Iterable[Fingerprint]) -> None:
+        """Add articles another writer stored since ``open`` to the dedupe index."""
+        if self._index is None:
+            self.open()
+        assert self._index is not None
+        for fingerprint in fingerprints:
+            self._index.add(fingerprint)
+
+    def learn_sources(self, session: Session, names: Iterable[str]) -> None:
+        """Reload the source ids if one of ``names`` is new since ``open``."""
+        if any(name not in self._source_ids for name in names):
+            self._source_ids = source_ids(session)
+
+    def drop_index(self) -> None:
+        """Forget the dedupe index; the next ``open`` (or ``add``) loads it afresh."""
+        self._index = None
+
+    def forget(self) -> None:
+        """After a write that failed with ``isolate_failures`` off: drop the buffer and the
+        index (it holds what was not written); the next batch reloads the index."""
+        self._pending.clear()
+        self._aliases.clear()
+        self.drop_index()
 
     def add(self, item: ArticleItem) -> StoreOutcome:
         """Decide what ``item`` is and buffer it; writes every ``batch_size`` items."""
@@ -235,7 +199,7 @@ class ArticleStore:
         duplicate = self._index.find(fingerprint)
         if duplicate is not None and duplicate.reason == "url":
             self.counts[item.source_name].record(StoreOutcome.KNOWN)
-            alias = _alias(item)
+            alias = alias_of(item)
             if alias is not None:  # e.g. stored before aliases were recorded
                 self._aliases.append(alias)
             return StoreOutcome.KNOWN
@@ -265,7 +229,7 @@ class ArticleStore:
             logger.info(
                 "a batch of %d raced another writer (%s); storing one by one",
                 len(pending),
-                _reason(exc),
+                error_reason(exc),
             )
         except SQLAlchemyError as exc:
             if not self.isolate_failures:
@@ -273,7 +237,7 @@ class ArticleStore:
             logger.warning(
                 "writing a batch of %d articles failed (%s); storing one by one",
                 len(pending),
-                _reason(exc),
+                error_reason(exc),
             )
         else:
             self._stored.update(written)
@@ -284,7 +248,7 @@ class ArticleStore:
                     self._stored.update(self._write(session, [entry]))
             except IntegrityError:
                 self._lost_to_known(entry)
-                alias = _alias(entry.item)
+                alias = alias_of(entry.item)
                 if alias is not None:  # the winner stored the article: still our link
                     aliases.append(alias)
             except SQLAlchemyError as exc:
@@ -303,17 +267,17 @@ class ArticleStore:
         except SQLAlchemyError as exc:
             if not self.isolate_failures:
                 raise
-            logger.warning("recording %d URL aliases failed (%s)", len(aliases), _reason(exc))
+            logger.warning("recording %d URL aliases failed (%s)", len(aliases), error_reason(exc))
 
     def close(self) -> None:
         self.flush()
 
     def _write(self, session: Session, pending: Sequence[_Pending]) -> dict[str, tuple[int, int]]:
-        """Insert ``pending`` in order, and the URLs each was reached under (``_alias``);
+        """Insert ``pending`` in order, and the URLs each was reached under (``alias_of``);
         (id, story id) per URL written."""
         already = stored_urls(session, [entry.item.url for entry in pending])
         written: dict[str, tuple[int, int]] = {}
-        aliases = [alias for entry in pending if (alias := _alias(entry.item)) is not None]
+        aliases = [alias for entry in pending if (alias := alias_of(entry.item)) is not None]
         for entry in pending:
             if entry.item.url in already:
                 self._lost_to_known(entry)
@@ -354,12 +318,8 @@ class ArticleStore:
             return self._stored[of.url]
         if of.article_id is not None:
             return of.article_id, of.story_id or of.article_id
-        row = session.execute(
-            select(Article.id, Article.story_id).where(Article.url == of.url)
-        ).first()
-        if row is None:  # the original lost a race and was never ours to store
-            return None
-        return row[0], row[1] or row[0]
+        # None when the original lost a race and was never ours to store.
+        return stored_ids(session, of.url)
 
     def _article(self, entry: _Pending) -> Article:
         item = entry.item
@@ -395,59 +355,5 @@ class ArticleStore:
         counts.failed += 1
         logger.error(
             "source %s: could not store %s: %s", entry.item.source_name, entry.item.url,
-            _reason(exc),
+            error_reason(exc),
         )  # fmt: skip
-
-
-def _reason(exc: SQLAlchemyError) -> str:
-    """The first line of the database's own message."""
-    orig = getattr(exc, "orig", None)
-    lines = str(orig if orig is not None else exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
-
-
-class StorePipeline:
-    """Scrapy item pipeline around a ready ``ArticleStore``.
-
-    Wiring (the crawl command does this)::
-
-        settings["MEDIAWATCH_STORE"] = ArticleStore(session_factory(engine), watchlist)
-        settings["ITEM_PIPELINES"] = {"spiders.crawler.store.StorePipeline": 500}
-
-    Items must be ``spiders.crawler.items.ArticleItem``; anything else passes through untouched.
-    Per-source counts are in ``store.counts[source_name]`` (new, duplicates, known, failed);
-    the spider's close flushes. Without the setting the pipeline is not configured."""
-
-    def __init__(self, store: ArticleStore) -> None:
-        self.store = store
-
-    @classmethod
-    def from_crawler(cls, crawler: Any) -> StorePipeline:
-        from scrapy.exceptions import NotConfigured
-
-        store = crawler.settings.get("MEDIAWATCH_STORE")
-        if store is None:
-            raise NotConfigured("MEDIAWATCH_STORE is not set")
-        return cls(store)
-
-    def open_spider(self, spider: Any = None) -> None:
-        self.store.open()
-
-    def process_item(self, item: Any, spider: Any = None) -> Any:
-        if isinstance(item, ArticleItem):
-            try:
-                self.store.add(item)
-            except Exception as exc:  # one hostile article must not vanish without a trace
-                # Counted as failed, so its poll is recorded partial and the page retried.
-                logger.error(
-                    "source %s: could not store %s: %s: %s",
-                    item.source_name,
-                    item.url[:200],
-                    type(exc).__name__,
-                    exc,
-                )
-                self.store.counts[item.source_name].failed += 1
-        return item
-
-    def close_spider(self, spider: Any = None) -> None:
-        self.store.close()

@@ -39,7 +39,7 @@ from scrapy_redis.connection import get_redis_from_settings
 from scrapy_redis.dupefilter import RFPDupeFilter
 from scrapy_redis.queue import FifoQueue
 
-from spiders.crawler.news import SourceJob
+from spiders.crawler.jobs import SourceJob
 from spiders.distributed import request_json
 
 logger = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from spiders.crawler.news import SourceJob
+from spiders.crawler.jobs import SourceJob
 from spiders.parsing.feeds import FeedEntry
 from spiders.parsing.sitemaps import SitemapEntry
 

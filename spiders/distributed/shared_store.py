@@ -3,7 +3,7 @@
 Each worker has its own ``ArticleStore`` (its own in-memory dedupe index), so two
 workers extracting two copies of one wire story at the same moment would each call
 theirs new. To keep "count stories, not copies" across workers, a worker writes in
-batches under one PostgreSQL advisory lock per database schema (``store_lock``):
+batches under one PostgreSQL advisory lock per database schema (``STORE_LOCK``):
 holding it, the store first *catches up* (adds to its index every article stored since
 it last looked, by id), then decides and writes the batch, and commits before letting
 go. Decisions are therefore made against everything any worker stored before.
@@ -11,7 +11,7 @@ go. Decisions are therefore made against everything any worker stored before.
 The lock is held for one batch write (milliseconds); the crawl itself runs in parallel.
 A worker killed while holding it loses its connection, and the server drops the lock.
 
-``ClusterStorePipeline`` buffers ``PolledArticle``s, commits them every ``BATCH_SIZE``
+``DistributedStorePipeline`` buffers ``PolledArticle``s, commits them every ``BATCH_SIZE``
 items, every ``FLUSH_SECONDS`` and at close, then tells the poll ledger (through the
 ``settle`` callback) which polls' pages are now safely stored.
 """
@@ -20,18 +20,17 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine
 
 from spiders.crawler.items import ArticleItem
 from spiders.crawler.store import ArticleStore, StoreOutcome
-from spiders.parsing.dedupe import Fingerprint
-from storage.models import Article, Source
+from spiders.crawler.store_lookups import newest_article_id, recent_fingerprints
+from storage.locks import STORE_LOCK, holding
 
 logger = logging.getLogger(__name__)
 
@@ -39,76 +38,38 @@ BATCH_SIZE = 50
 FLUSH_SECONDS = 1.0
 REOPEN_AFTER = timedelta(hours=6)
 """The dedupe index is reloaded from the database this often, so it keeps to its window."""
-STORE_LOCK_CLASS = 0x6D777374  # "mwst": the first key of the store's advisory lock
-
-
-@contextmanager
-def store_lock(engine: Engine) -> Iterator[None]:
-    """Hold the database's store lock (PostgreSQL; a no-op elsewhere)."""
-    if engine.dialect.name != "postgresql":
-        yield
-        return
-    with engine.connect() as connection:
-        key = {"c": STORE_LOCK_CLASS}
-        connection.execute(text("SELECT pg_advisory_lock(:c, hashtext(current_schema()))"), key)
-        connection.commit()
-        try:
-            yield
-        finally:
-            connection.execute(
-                text("SELECT pg_advisory_unlock(:c, hashtext(current_schema()))"), key
-            )
-            connection.commit()
 
 
 class SharedArticleStore(ArticleStore):
     """An ``ArticleStore`` that can catch up with what other workers stored."""
 
     _seen_id = 0
+    """The newest article id this store has looked at."""
     _opened_at: datetime | None = None
 
     def open(self) -> None:
-        if self._index is not None:
+        if self.loaded:
             return
         with self.session_factory() as session:
-            self._seen_id = session.scalar(select(func.max(Article.id))) or 0
+            self._seen_id = newest_article_id(session)
         self._opened_at = self.now_fn()
         super().open()
 
     def catch_up(self, sources: Sequence[str] = ()) -> int:
         """Add to the index what was stored since we last looked; learn new sources."""
         if self._opened_at is None or self.now_fn() - self._opened_at > REOPEN_AFTER:
-            self._index = None
-        if self._index is None:
+            self.drop_index()
+        if not self.loaded:
             self.open()
             return 0
         since = self.now_fn() - self.window
         with self.session_factory() as session:
-            if any(name not in self._source_ids for name in sources):
-                self._source_ids = dict(session.execute(select(Source.name, Source.id)).tuples())
-            rows = session.execute(
-                select(
-                    Article.url, Article.publisher, Article.seen_at, Article.title_hash,
-                    Article.simhash, Article.id, Article.story_id,
-                )
-                .where(Article.id > self._seen_id, Article.seen_at >= since)
-                .order_by(Article.id)
-            ).all()  # fmt: skip
-            newest = session.scalar(select(func.max(Article.id))) or 0
-        assert self._index is not None
-        for url, publisher, seen, title, simhash, article_id, story in rows:
-            self._index.add(
-                Fingerprint(url, publisher, seen, title, simhash, article_id, story or article_id)
-            )
+            self.learn_sources(session, sources)
+            fingerprints = recent_fingerprints(session, since, after_id=self._seen_id)
+            newest = newest_article_id(session)
+        self.remember(fingerprints)
         self._seen_id = max(self._seen_id, newest)
-        return len(rows)
-
-    def forget(self) -> None:
-        """After a failed write: drop the buffer and the index (it holds what was not
-        written); the next batch reloads the index from the database."""
-        self._pending.clear()
-        self._aliases.clear()
-        self._index = None
+        return len(fingerprints)
 
 
 @dataclass(frozen=True)
@@ -136,7 +97,7 @@ class SharedStoreWiring:
         return self
 
 
-class ClusterStorePipeline:
+class DistributedStorePipeline:
     """Scrapy item pipeline of the workers (see the module doc).
 
     Wiring (``spiders.distributed.worker`` does this)::
@@ -152,7 +113,7 @@ class ClusterStorePipeline:
         self._loop: Any = None
 
     @classmethod
-    def from_crawler(cls, crawler: Any) -> ClusterStorePipeline:
+    def from_crawler(cls, crawler: Any) -> DistributedStorePipeline:
         from scrapy.exceptions import NotConfigured
 
         wiring = crawler.settings.get("MEDIAWATCH_SHARED_STORE")
@@ -188,7 +149,7 @@ class ClusterStorePipeline:
         new: Counter[str] = Counter()
         duplicates: Counter[str] = Counter()
         try:
-            with store_lock(self.engine):
+            with holding(self.engine, STORE_LOCK):
                 self.store.catch_up([entry.article.source_name for entry in batch])
                 for entry in batch:
                     outcome = self.store.add(entry.article)

@@ -10,8 +10,8 @@ Any number of workers, on any machine, share one frontier in Redis
    so any worker may fetch any page; article pages pass the shared duplicate filter;
 2. each step reports to the poll ledger (``spiders.distributed.ledger``); articles reach the shared
    store (``spiders.distributed.shared_store``), which commits them and then settles their pages;
-3. whichever worker settles a poll's last page records the poll (``record_poll``, with
-   the adaptive plan the CLI passes in): validators, next due time, a ``Poll`` row.
+3. whichever worker settles a poll's last page records the poll (``record_poll``):
+   validators, next due time (``spiders.polling.policy``), a ``Poll`` row.
 
 With nothing to do a worker idles (scrapy-redis keeps the spider open and looks for
 tickets again every second). SIGTERM or Ctrl-C: no new requests are taken, the ones in
@@ -24,6 +24,7 @@ lease ends.
 from __future__ import annotations
 
 import logging
+import random
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -38,11 +39,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from twisted.python.failure import Failure
 
 from clock.moments import utcnow
-from config.models import Config
+from config.models import Config, CrawlConfig
 from errors import StorageError
-from logs.configure import quiet_libraries
 from logs.secrets import redact_url
-from spiders.crawler.news import NewsSpider, SourceJob
+from spiders.crawler.jobs import SourceJob
+from spiders.crawler.news import NewsSpider
 from spiders.distributed.frontier import (
     DUPEFILTER_TTL_SETTING,
     SERIALIZER,
@@ -52,11 +53,10 @@ from spiders.distributed.frontier import (
 )
 from spiders.distributed.ledger import PollLedger
 from spiders.distributed.shared_store import PolledArticle, SharedArticleStore, SharedStoreWiring
-from spiders.polling.polls import Plan, PollResult, record_poll
+from spiders.polling.polls import PollResult, record_poll
 from storage.dbclock import DatabaseClock
 from storage.engine import session_factory, transaction
 from storage.models import Source
-from storage.queries import known_urls
 
 logger = logging.getLogger(__name__)
 
@@ -89,8 +89,11 @@ class PollRecorder:
 
     ledger: PollLedger
     sessions: sessionmaker[Session]
-    plan: Plan
+    crawl: CrawlConfig
+    """Its interval bounds are the policy's."""
     clock: Callable[[], datetime] = utcnow
+    jitter: Callable[[], float] = random.random
+    """The policy's jitter draw, one a poll."""
     recorded: int = field(default=0, init=False)
 
     def settle(self, poll_id: str, pages: int, new: int = 0, duplicates: int = 0) -> None:
@@ -113,7 +116,7 @@ class PollRecorder:
                 if row is None:
                     logger.warning("source %s: gone from the database; poll dropped", result.source)
                 else:
-                    record_poll(session, row, result, now, self.plan)
+                    record_poll(session, row, result, now, self.crawl, jitter=self.jitter())
         except Exception:
             logger.exception("source %s: recording poll %s failed", result.source, poll_id)
             return  # the source stays claimed; it is due again when the lease ends
@@ -300,7 +303,7 @@ def worker_settings(config: Config, keys: FrontierKeys) -> dict[str, Any]:
             DUPEFILTER_TTL_SETTING: config.distributed.lease.total_seconds() / 2,
             "REDIS_URL": config.distributed.redis_url,
             "REDIS_START_URLS_KEY": keys.sources,
-            "ITEM_PIPELINES": {"spiders.distributed.shared_store.ClusterStorePipeline": 300},
+            "ITEM_PIPELINES": {"spiders.distributed.shared_store.DistributedStorePipeline": 300},
         }
     )
     return settings
@@ -310,16 +313,13 @@ def run_worker(
     config: Config,
     engine: Engine,
     *,
-    plan: Plan,
     clock: Callable[[], datetime] | None = None,
+    jitter: Callable[[], float] = random.random,
 ) -> int:
     """Consume the frontier until SIGTERM/SIGINT; returns the number of polls recorded.
-    ``plan`` decides when each polled source is next due (the CLI passes
-    ``spiders.polling.plan.adaptive_plan``). ``clock`` is by default the database's: a
-    ticket's lease was stamped by the leader, on another machine."""
-    from scrapy.crawler import CrawlerProcess
-
-    from watchlist.matcher import Watchlist
+    ``clock`` is by default the database's: a ticket's lease was stamped by the leader, on
+    another machine. ``jitter`` draws the policy's jitter, one a poll."""
+    from spiders.crawler.process import prepare_spider
 
     if engine.dialect.name != "postgresql":
         raise StorageError("a worker needs PostgreSQL storage ([storage] url)")
@@ -329,35 +329,25 @@ def run_worker(
     server = connect_redis(config.distributed.redis_url)
     sessions = session_factory(engine)
     ledger = PollLedger(server, keys, ttl=config.distributed.lease * 2)
-    recorder = PollRecorder(ledger, sessions, plan, clock)
+    recorder = PollRecorder(ledger, sessions, config.crawl, clock, jitter)
     # A batch the database refuses must raise: its polls then stay unsettled (and due
     # again after the lease) instead of being recorded as complete.
-    store = SharedArticleStore(
-        sessions, Watchlist.from_config(config.clusters), clock, isolate_failures=False
-    )
-
-    def known(urls: Any) -> set[str]:
-        with sessions() as session:
-            return known_urls(session, urls)
+    store = SharedArticleStore(sessions, config.watchlist(), clock, isolate_failures=False)
 
     settings = worker_settings(config, keys)
     settings["MEDIAWATCH_SHARED_STORE"] = SharedStoreWiring(engine, store, recorder.settle)
-    settings["LOG_INSTALL_ROOT_HANDLER"] = False  # our handler (logs.configure) stays
-    process = CrawlerProcess(settings)
-    quiet_libraries()  # Scrapy has just reset its loggers
     logging.getLogger(DistributedSpider.name).setLevel(logging.WARNING)  # a line per ticket
     warnings.filterwarnings("ignore", category=DeprecationWarning, module="scrapy_redis")
-    crawler = process.create_crawler(DistributedSpider)
-    process.crawl(
-        crawler,
+    prepared = prepare_spider(
+        settings,
+        DistributedSpider,
+        config.crawl,
+        sessions,
+        clock,
         recorder=recorder,
         lease=config.distributed.lease,
-        known_urls=known,
-        now=clock,
-        recent=config.crawl.recent,
-        max_articles=config.crawl.max_articles_per_poll,
     )
     logger.info("mediawatch worker started (frontier %s)", keys.prefix)
-    process.start()
+    prepared.process.start()
     logger.info("mediawatch worker stopped: %d polls recorded", recorder.recorded)
     return recorder.recorded

@@ -149,10 +149,10 @@ def _extract(
     if not body:
         return None
     title = " ".join((document.title or "").split())
-    published = parse_date(document.date)
+    published = parse_iso_date(document.date)
     text_date = None
     if published is None and date_from_text:
-        text_date = parse_date(
+        text_date = parse_iso_date(
             find_date(text, extensive_search=True, original_date=True, outputformat=DATE_FORMAT)
         )
     return Extracted(
@@ -167,8 +167,9 @@ def _extract(
     )
 
 
-def parse_date(value: str | None) -> datetime | None:
-    """trafilatura's date string as naive UTC (a value without a zone is taken as UTC)."""
+def parse_iso_date(value: str | None) -> datetime | None:
+    """An ISO 8601 date, as trafilatura and htmldate write them, to naive UTC (a value
+    without a zone is taken as UTC); None when unreadable."""
     if not value:
         return None
     try:

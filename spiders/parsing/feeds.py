@@ -252,14 +252,15 @@ def _json_entry(item: object, url: str, language: str | None) -> FeedEntry:
         link=link,
         title=str(item.get("title") or "").strip(),
         summary=str(summary).strip(),
-        published=parse_date(item.get("date_published") or item.get("date_modified")),
+        published=parse_feed_date(item.get("date_published") or item.get("date_modified")),
         language=_language(item.get("language")) or language,
         author=author,
     )
 
 
-def parse_date(value: object) -> datetime | None:
-    """An RFC 3339 / ISO 8601 or RFC 822 date to naive UTC; None when unreadable."""
+def parse_feed_date(value: object) -> datetime | None:
+    """A feed's or sitemap's date, RFC 3339 / ISO 8601 or RFC 822, to naive UTC; None when
+    unreadable."""
     if not isinstance(value, str) or not value.strip():
         return None
     text = value.strip()

@@ -16,7 +16,7 @@ from typing import Literal
 
 from lxml import etree
 
-from spiders.parsing.feeds import absolute_link, parse_date
+from spiders.parsing.feeds import absolute_link, parse_feed_date
 
 logger = logging.getLogger(__name__)
 
@@ -104,9 +104,9 @@ def _entries(
             continue
         yield SitemapEntry(
             loc=loc,
-            lastmod=parse_date(fields.get("lastmod")),
+            lastmod=parse_feed_date(fields.get("lastmod")),
             news_title=" ".join(fields.get("title", "").split()),
-            news_published=parse_date(fields.get("publication_date")),
+            news_published=parse_feed_date(fields.get("publication_date")),
             publication_name=fields.get("name") or None,
             language=(fields.get("language") or "").strip().lower()[:2] or None,
         )

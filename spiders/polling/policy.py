@@ -44,6 +44,7 @@ SHRINK = 0.5
 JITTER = 0.1
 
 PollStatus = Literal["ok", "not_modified", "partial", "error"]
+"""What ``sources status`` shows: ``partial`` is an answer some of whose parts are missing."""
 
 
 @dataclass(frozen=True)

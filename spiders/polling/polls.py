@@ -1,28 +1,22 @@
 """What one poll of a source found, and recording it: the source row's polling state
-and a ``Poll`` history row.
-
-When the source is next due is a policy decision, passed in as a ``Plan``: the CLI and
-the service wire the adaptive one (``spiders.polling.plan.adaptive_plan`` over
-``spiders.polling.policy``); spiders cannot import upward, and have no policy of their own.
-"""
+(when it is next due: ``spiders.polling.policy``) and a ``Poll`` history row."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
 from sqlalchemy.orm import Session
 
+from config.models import CrawlConfig
+from spiders.polling.policy import Bounds, PollOutcome, PollStatus, Schedule, next_schedule
 from storage.models import Poll, Source
 
 logger = logging.getLogger(__name__)
 
 Status = Literal["ok", "not_modified", "error"]
-Recorded = Literal["ok", "not_modified", "partial", "error"]
-"""What ``sources status`` shows: ``partial`` is an answer some of whose parts are missing."""
 
 SKIP_REASONS_KEPT = 3
 
@@ -84,7 +78,7 @@ class PollResult:
         return self.settled < self.followed or self.failed > 0 or bool(self.problems)
 
     @property
-    def recorded_status(self) -> Recorded:
+    def recorded_status(self) -> PollStatus:
         return "partial" if self.status == "ok" and self.incomplete else self.status
 
     @property
@@ -120,25 +114,42 @@ class PollResult:
             self.http_status = http_status
 
 
-@dataclass(frozen=True)
-class NextPoll:
-    interval: timedelta
-    """The source's normal interval from now on."""
-    next_poll_at: datetime
-    failures: int
-    healthy: bool
-
-
-Plan = Callable[[PollResult, Source, datetime], NextPoll]
-"""``plan(result, source_row_before, now) -> NextPoll``."""
+def next_poll(
+    result: PollResult, source: Source, now: datetime, crawl: CrawlConfig, jitter: float
+) -> Schedule:
+    """The policy's schedule for ``source`` (its row before this poll) after ``result``."""
+    outcome = PollOutcome(
+        status=result.recorded_status,
+        entries=result.entries,
+        new=result.new,
+        entry_times=tuple(result.entry_times),
+        ttl=result.ttl,
+        retry_after=result.retry_after,
+    )
+    return next_schedule(
+        outcome,
+        interval=timedelta(seconds=source.interval_seconds),
+        failures=source.consecutive_failures,
+        last_success_at=source.last_success_at,
+        bounds=Bounds(crawl.min_interval, crawl.max_interval),
+        now=now,
+        jitter=jitter,
+    )
 
 
 def record_poll(
-    session: Session, source: Source, result: PollResult, now: datetime, plan: Plan
-) -> NextPoll:
+    session: Session,
+    source: Source,
+    result: PollResult,
+    now: datetime,
+    crawl: CrawlConfig,
+    *,
+    jitter: float,
+) -> Schedule:
     """Update ``source`` from ``result`` and add its ``Poll`` row (the caller commits);
-    ``plan`` decides when the source is next due."""
-    decision = plan(result, source, now)
+    the policy, within ``crawl``'s bounds, decides when the source is next due (``jitter``
+    is its uniform draw in [0, 1))."""
+    decision = next_poll(result, source, now, crawl, jitter)
     status = result.recorded_status
     source.last_polled_at = now
     source.last_status = status

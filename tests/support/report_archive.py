@@ -112,7 +112,7 @@ def make_archive(
             )
     with session_factory(engine)() as session:
         sources = {s.name: s.id for s in session.scalars(select(Source))}
-    return Archive(engine, Watchlist.from_config(clusters), sources)
+    return Archive(engine, Watchlist(clusters), sources)
 
 
 def config_toml(db_url: str, clusters: Sequence[ClusterConfig] = CLUSTERS) -> str:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import logging
-import socket
 import ssl
 import threading
 from collections.abc import Iterator
@@ -35,6 +34,8 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+
+from support.ports import free_port
 
 SMTP_USER = "mediawatch"
 SMTP_PASSWORD = "s3cret-Pa55word-for-tests"
@@ -87,12 +88,6 @@ def _authenticate(
     ):
         return AuthResult(success=True, auth_data=auth_data)
     return AuthResult(success=False, handled=False)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class SmtpSink:
