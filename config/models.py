@@ -20,6 +20,7 @@ from pydantic import (
 from config.base import Duration, Model, Pause
 from config.channels import AlertsConfig
 from config.detection import DetectionConfig
+from config.web import WebConfig
 from errors import WatchlistError
 from logs.secrets import redact_url, secret_values
 from watchlist.matcher import Watchlist
@@ -176,6 +177,8 @@ class Config(Model):
         default=None, validation_alias=AliasChoices("distributed", "cluster")
     )
     """``[distributed]``; ``[cluster]``, its first name, is still read."""
+    web: WebConfig | None = None
+    """``[web]``: the analyst's desk; ``mediawatch run`` serves it only when configured."""
 
     @model_validator(mode="after")
     def _unique_names(self) -> Config:

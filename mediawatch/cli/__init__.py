@@ -29,6 +29,7 @@ from mediawatch.cli import detect as _detect  # noqa: F401  isort: skip
 from mediawatch.cli import backtest as _backtest  # noqa: F401  isort: skip
 from mediawatch.cli import alerts as _alerts  # noqa: F401  isort: skip
 from mediawatch.cli import demo as _demo  # noqa: F401  isort: skip
+from mediawatch.cli import web as _web  # noqa: F401  isort: skip
 
 __all__ = ["app", "main"]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 
@@ -43,6 +44,17 @@ def run(ctx: typer.Context) -> None:
         # Distributed mode: leases are compared across hosts, so by one clock.
         clock=DatabaseClock(engine) if config.distributed else utcnow,
     )
+    desk = None
+    if config.web is not None:  # the desk beside the service: one command for both
+        from mediawatch.web.serve import address, desk_server, start_beside
+
+        desk = desk_server(config, engine, config.web, os.environ)
+        start_beside(desk)
+        typer.echo(f"mediawatch desk: {address(config.web)}", err=True)
     signal.signal(signal.SIGTERM, service.stop)
     signal.signal(signal.SIGINT, service.stop)
-    service.run()
+    try:
+        service.run()
+    finally:
+        if desk is not None:
+            desk.should_exit = True

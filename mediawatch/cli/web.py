@@ -1,0 +1,54 @@
+"""``mediawatch web``: the analyst's desk (pages, API, feeds) in the foreground."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated
+
+import typer
+
+from config.web import WebConfig
+from logs.configure import configure_logging
+from mediawatch.cli.app import app, state
+
+
+@app.command()
+def web(
+    ctx: typer.Context,
+    listen: Annotated[
+        str | None,
+        typer.Option("--listen", help="host:port (default: [web] listen, else 127.0.0.1:8080)"),
+    ] = None,
+) -> None:
+    """Serve the desk: the archive's pages, the JSON API under /api/v1 and Atom feeds.
+
+    Reads the database directly; the service need not run. Loopback by default; any other
+    address needs `[web] token_env` (the token every request must carry).
+
+    Example: mediawatch --config config.toml web --listen 127.0.0.1:8080
+    """
+    from mediawatch.web.serve import address, desk_server
+
+    app_state = state(ctx)
+    root_params = ctx.find_root().params
+    log_format = str(root_params.get("log_format") or "text")
+    configure_logging(
+        str(root_params.get("log_level") or "INFO"),
+        "json" if log_format == "json" else "text",
+        sys.stdout,
+    )
+    config = app_state.config
+    settings = config.web or WebConfig()
+    if listen is not None:
+        try:
+            settings = WebConfig.model_validate({**settings.model_dump(), "listen": listen})
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc).splitlines()[-1], param_hint="--listen") from None
+    engine = app_state.engine()
+    server = desk_server(config, engine, settings, os.environ)
+    typer.echo(f"mediawatch desk: {address(settings)}", err=True)
+    try:
+        server.run()
+    finally:
+        engine.dispose()
