@@ -97,13 +97,26 @@ class AppriseChannelConfig(BaseChannelConfig):
     """Environment variable holding one or more apprise URLs (space or comma separated)."""
 
 
+class WebhookChannelConfig(BaseChannelConfig):
+    type: Literal["webhook"]
+    name: str = "webhook"
+    url_env: str
+    """Environment variable holding the URL the alert is POSTed to."""
+    secret_env: str | None = None
+    """Environment variable holding the key the body is signed with (HMAC-SHA256)."""
+
+
 class ConsoleChannelConfig(BaseChannelConfig):
     type: Literal["console"]
     name: str = "console"
 
 
 ChannelConfig = Annotated[
-    EmailChannelConfig | SlackChannelConfig | AppriseChannelConfig | ConsoleChannelConfig,
+    EmailChannelConfig
+    | SlackChannelConfig
+    | AppriseChannelConfig
+    | WebhookChannelConfig
+    | ConsoleChannelConfig,
     Field(discriminator="type"),
 ]
 

@@ -77,7 +77,7 @@ def _describe(error: Any, data: Mapping[str, Any]) -> str:
     return f"{where}: {message}" if where else message
 
 
-_TAGS = {"email", "slack", "apprise", "console"}
+_TAGS = {"email", "slack", "apprise", "webhook", "console"}
 
 
 def _location(loc: list[Any], data: Mapping[str, Any]) -> str:

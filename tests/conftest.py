@@ -141,8 +141,16 @@ def write_config(tmp_path: Path, sqlite_url: str):  # type: ignore[no-untyped-de
 
 # -- what `make test-fast` leaves out ------------------------------------------------------
 
-# Every fixture defined in these modules starts a server in this process.
-SERVER_FIXTURE_MODULES = frozenset({"support.newsroom", "support.slack_hook", "support.smtp_sink"})
+# Every fixture defined in these modules starts a server (or a browser) in this process.
+SERVER_FIXTURE_MODULES = frozenset(
+    {
+        "support.browser",
+        "support.newsroom",
+        "support.slack_hook",
+        "support.smtp_sink",
+        "support.web",
+    }
+)
 # Fixtures that need a server outside this process, by name, and the mark they imply.
 MARK_FOR_FIXTURE = {"postgres_url": "postgres", "redis_prefix": "slow"}
 
@@ -197,7 +205,10 @@ def _fast_tests_stay_in_process(
     monkeypatch.setattr(socket.socket, "listen", refuse)
 
 
-# Real protocol peers, as fixtures: the newsroom (HTTP), an SMTP sink, a Slack webhook.
+# Real protocol peers, as fixtures: the newsroom (HTTP), an SMTP sink, a Slack webhook; and a
+# real browser (Chromium) for the desk.
+from support.browser import chromium, open_tab, tab  # noqa: E402,F401
 from support.newsroom import newsroom  # noqa: E402,F401
 from support.slack_hook import slack_hook_fixture  # noqa: E402,F401
 from support.smtp_sink import smtp_sink_fixture, smtp_tls_sink_fixture  # noqa: E402,F401
+from support.web import desk_archive, guarded_desk, running_desk  # noqa: E402,F401

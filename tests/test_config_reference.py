@@ -152,7 +152,7 @@ def test_the_walk_sees_every_section_and_the_keys_inside_unions() -> None:
     }  # fmt: skip
     assert sections["distributed"][0] == ("distributed", "cluster")
     channels = sections["alerts.channels"][1]
-    assert set(channels) == {"email", "slack", "apprise", "console"}
+    assert set(channels) == {"email", "slack", "apprise", "webhook", "console"}
     assert {"from", "password_env", "mode", "at"} <= channels["email"]
     assert channels["console"] == {"type", "name", "mode", "at"}
     assert "channels" not in sections["alerts"][1][ALL]

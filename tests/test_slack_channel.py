@@ -15,7 +15,7 @@ from support.slack_hook import DROP, HANG, SLACK_TOKEN_PATH, Scripted, SlackHook
 
 from alerts.channels import RateLimitedError, SlackChannel
 from alerts.channels.base import MessageRejectedError
-from alerts.channels.slack import retry_after_seconds
+from alerts.channels.posting import retry_after_seconds
 from config.channels import SlackChannelConfig
 from errors import DeliveryError
 

@@ -1,4 +1,5 @@
-"""Alert channels: email, Slack, apprise and the console, behind one small protocol.
+"""Alert channels: email, Slack, apprise, signed webhooks and the console, behind one
+small protocol.
 
 ``build_channels(config.alerts)`` makes one channel per ``[[alerts.channels]]`` entry,
 keyed by its name. Building never fails on a missing secret: each channel reads its
@@ -22,12 +23,14 @@ from alerts.channels.base import Channel, RateLimitedError, scrub
 from alerts.channels.console import ConsoleChannel
 from alerts.channels.email import EmailChannel
 from alerts.channels.slack import SlackChannel
+from alerts.channels.webhook import WebhookChannel
 from config.channels import (
     AlertsConfig,
     AppriseChannelConfig,
     ConsoleChannelConfig,
     EmailChannelConfig,
     SlackChannelConfig,
+    WebhookChannelConfig,
 )
 from config.models import ClusterConfig
 
@@ -38,6 +41,7 @@ __all__ = [
     "EmailChannel",
     "RateLimitedError",
     "SlackChannel",
+    "WebhookChannel",
     "build_channel",
     "build_channels",
     "delivery_names",
@@ -49,7 +53,11 @@ __all__ = [
 
 
 def build_channel(
-    channel: EmailChannelConfig | SlackChannelConfig | AppriseChannelConfig | ConsoleChannelConfig,
+    channel: EmailChannelConfig
+    | SlackChannelConfig
+    | AppriseChannelConfig
+    | WebhookChannelConfig
+    | ConsoleChannelConfig,
     environ: Mapping[str, str] | None = None,
 ) -> Channel:
     """One channel from its config entry; secrets are read from ``environ`` at send time."""
@@ -59,6 +67,8 @@ def build_channel(
         return SlackChannel(channel, environ)
     if isinstance(channel, AppriseChannelConfig):
         return AppriseChannel(channel, environ)
+    if isinstance(channel, WebhookChannelConfig):
+        return WebhookChannel(channel, environ)
     return ConsoleChannel(channel)
 
 

@@ -18,23 +18,6 @@ alerts_app = typer.Typer(
 )
 app.add_typer(alerts_app, name="alerts")
 
-LIST_COLUMNS = [
-    "id",
-    "cluster",
-    "status",
-    "opened_at",
-    "closed_at",
-    "observed",
-    "expected",
-    "peak",
-    "sources",
-    "delivery",
-    "errors",
-    "muted",
-    "muted_until",
-    "mark",
-]
-
 
 @alerts_app.command("list")
 def list_alerts(
@@ -46,8 +29,7 @@ def list_alerts(
 
     Example: mediawatch alerts list --since 30d --format json
     """
-    from alerts.history import last_errors, recent_episodes
-    from alerts.mutes import muted_until
+    from alerts.listing import EPISODE_COLUMNS, episode_rows
     from clock.moments import utcnow
     from clock.periods import parse_moment
     from storage.engine import session_factory
@@ -56,28 +38,9 @@ def list_alerts(
     start = parse_moment(since, now)
     engine = state(ctx).engine()
     with session_factory(engine)() as session:
-        mutes = muted_until(session, now)
-        rows = [
-            {
-                "id": item.episode.id,
-                "cluster": item.episode.cluster,
-                "status": item.episode.status,
-                "opened_at": item.episode.opened_at,
-                "closed_at": item.episode.closed_at,
-                "observed": item.episode.observed,
-                "expected": round(item.episode.expected, 2),
-                "peak": item.episode.peak_count,
-                "sources": item.episode.sources,
-                "delivery": "muted: not alerted" if item.episode.muted else item.delivery,
-                "errors": last_errors(item.messages)[:200],
-                "muted": item.episode.muted,
-                "muted_until": mutes.get(item.episode.cluster),
-                "mark": (item.episode.feedback or "").replace("_", "-"),
-            }
-            for item in recent_episodes(session, start)
-        ]
+        rows, mutes = episode_rows(session, start, now)
     engine.dispose()
-    print_rows(rows, LIST_COLUMNS, fmt, f"Alerts since {start:%Y-%m-%d %H:%M} UTC")
+    print_rows(rows, EPISODE_COLUMNS, fmt, f"Alerts since {start:%Y-%m-%d %H:%M} UTC")
     if fmt in (None, RowFormat.TABLE):
         for cluster, until in sorted(mutes.items()):
             print(f"muted: {cluster} until {until:%Y-%m-%d %H:%M} UTC")

@@ -18,7 +18,7 @@ from mediawatch.cli.output import SearchFormat
 from reports.render.delimited import write_csv
 
 if TYPE_CHECKING:
-    from archive.search import SearchHit, SearchResult
+    from archive.search import SearchResult
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +64,7 @@ def search(
     from archive.search import SearchFilters, cluster_rules
     from archive.search import search as run_search
     from archive.search_index import sync_search_index
+    from archive.search_rows import hit_row
     from storage.engine import session_factory
 
     config = state(ctx).config
@@ -92,28 +93,13 @@ def search(
             file=sys.stderr,
         )
     if fmt is SearchFormat.JSON:
-        json.dump([_as_dict(hit) for hit in result.hits], sys.stdout, ensure_ascii=False, indent=2)
+        json.dump([hit_row(hit) for hit in result.hits], sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
     elif fmt is SearchFormat.CSV:
-        rows = [_as_dict(hit) for hit in result.hits]
+        rows = [hit_row(hit) for hit in result.hits]
         write_csv(sys.stdout, COLUMNS, [[row[c] for c in COLUMNS] for row in rows])
     else:
         _print_table(result)
-
-
-def _as_dict(hit: SearchHit) -> dict[str, object]:
-    return {
-        "id": hit.id,
-        "seen_at": hit.seen_at.isoformat(),
-        "publisher": hit.publisher,
-        "source": hit.source,
-        "language": hit.language,
-        "title": hit.title,
-        "url": hit.url,
-        "snippet": hit.snippet.marked(),
-        "snippet_field": hit.snippet.field,
-        "highlights": [list(mark) for mark in hit.snippet.marks],
-    }
 
 
 def _print_table(result: SearchResult) -> None:

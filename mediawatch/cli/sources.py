@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import typer
 
 from clock.durations import format_duration
@@ -42,39 +40,11 @@ def status(ctx: typer.Context, fmt: RowFormatOption = None) -> None:
     """
     from clock.moments import utcnow
     from storage.engine import session_factory
-    from storage.queries import articles_per_source, list_sources
+    from storage.source_health import SOURCE_COLUMNS, source_health_rows
 
     engine = state(ctx).engine()
     now = utcnow()
     with session_factory(engine)() as session:
-        per_source = articles_per_source(session, now - timedelta(days=7))
-        rows = [
-            {
-                "name": source.name,
-                "enabled": source.enabled,
-                "healthy": source.healthy,
-                "last_poll": source.last_polled_at,
-                "result": source.last_status or "never polled",
-                "http": source.last_http_status,
-                "next_due": source.next_poll_at,
-                "interval": format_duration(timedelta(seconds=source.interval_seconds)),
-                "failures": source.consecutive_failures,
-                "articles_per_day": round(per_source.get(source.id, 0) / 7, 1),
-                "error": (source.last_error or "")[:120],
-            }
-            for source in list_sources(session)
-        ]
+        rows = source_health_rows(session, now)
     engine.dispose()
-    columns = [
-        "name",
-        "healthy",
-        "last_poll",
-        "result",
-        "http",
-        "next_due",
-        "interval",
-        "failures",
-        "articles_per_day",
-        "error",
-    ]
-    print_rows(rows, columns, fmt, "Source health")
+    print_rows(rows, SOURCE_COLUMNS, fmt, "Source health")

@@ -7,6 +7,7 @@ import sys
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 from config.web import WebConfig
 from logs.configure import configure_logging
@@ -43,8 +44,9 @@ def web(
     if listen is not None:
         try:
             settings = WebConfig.model_validate({**settings.model_dump(), "listen": listen})
-        except ValueError as exc:
-            raise typer.BadParameter(str(exc).splitlines()[-1], param_hint="--listen") from None
+        except ValidationError as exc:
+            problem = exc.errors()[0]["msg"].removeprefix("Value error, ")
+            raise typer.BadParameter(problem, param_hint="--listen") from None
     engine = app_state.engine()
     server = desk_server(config, engine, settings, os.environ)
     typer.echo(f"mediawatch desk: {address(settings)}", err=True)
