@@ -79,8 +79,10 @@ def trend_chart(
     parts.append(f'<text class="tick" x="{left - 4}" y="{top + plot_h}">0</text>')
     for index in sorted({0, count // 2, count - 1} if count else set()):
         x = left + index * step
+        # The first label starts at its bucket and the last ends at it: neither is clipped.
+        edge = " tick-first" if index == 0 else " tick-last" if index == count - 1 else ""
         parts.append(
-            f'<text class="tick tick-x" x="{x:.1f}" y="{height - 12}">'
+            f'<text class="tick tick-x{edge}" x="{x:.1f}" y="{height - 12}">'
             f"{escape(_tick(buckets[index], buckets))}</text>"
         )
     for name, values in series.items():
