@@ -188,9 +188,9 @@ def run(name: str, url: str, n: int) -> None:
 
     print(f"search {QUERY} --cluster {CLUSTER}: {hits} hits (limit 20)")
     print(f"{'':58} {'p50 ms':>7} {'p95 ms':>7}  target  x CLI (p50)")
-    for label, (p50, p95), baseline in rows:
+    for label, (p50, p95), against in rows:
         verdict = "ok" if p95 < TARGET else "OVER"
-        ratio = f"{p50 / figures[baseline][0]:.1f}x" if baseline else ""
+        ratio = f"{p50 / figures[against][0]:.1f}x" if against else ""
         print(f"{label:58} {p50 * 1000:7.0f} {p95 * 1000:7.0f}  {verdict:6}  {ratio}", flush=True)
     engine.dispose()
 

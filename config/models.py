@@ -9,6 +9,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
+from cssselect import HTMLTranslator, SelectorError
 from pydantic import (
     AliasChoices,
     Field,
@@ -83,7 +84,9 @@ class CrawlConfig(Model):
 class SourceConfig(Model):
     name: str = Field(min_length=1)
     url: str
-    kind: Literal["feed", "sitemap"] = "feed"
+    kind: Literal["feed", "sitemap", "telegram", "html"] = "feed"
+    """``telegram``: a public channel's web preview (``https://t.me/s/CHANNEL``); ``html``:
+    a listing page without a feed, its article links followed like feed entries."""
     every: Duration | None = None
     """Starting poll interval; adaptive polling moves it within the crawl bounds."""
     obey_robots: bool | None = None
@@ -94,6 +97,9 @@ class SourceConfig(Model):
     sitemap_hosts: tuple[str, ...] = ()
     """Hosts besides the source's own site that its sitemap index may list children on
     (a CDN, say); children elsewhere are not followed."""
+    selectors: dict[Literal["item", "link", "title", "date"], str] | None = None
+    """``kind = "html"`` only: CSS selectors of each article's block (``item``) and, within
+    it, its link, title and date (None: links are found by their shape)."""
 
     @field_validator("url")
     @classmethod
@@ -101,6 +107,28 @@ class SourceConfig(Model):
         if not re.match(r"^https?://[^/\s]+", value):
             raise ValueError(f"not an http(s) URL: {value!r}")
         return value
+
+    @field_validator("selectors")
+    @classmethod
+    def _css(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        if value is not None and "item" not in value:
+            raise ValueError("selectors need an 'item' selector (the block around each article)")
+        for key, css in (value or {}).items():
+            try:
+                HTMLTranslator().css_to_xpath(css)
+            except SelectorError as exc:
+                raise ValueError(f"selector {key!r} is not valid CSS ({css!r}): {exc}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _kind_fits(self) -> SourceConfig:
+        if self.kind == "telegram" and not re.match(
+            r"^https?://[^/\s]+/s/[A-Za-z0-9_]{1,64}/?$", self.url
+        ):
+            raise ValueError(f"a telegram source's url is https://t.me/s/CHANNEL, not {self.url}")
+        if self.selectors is not None and self.kind != "html":
+            raise ValueError('selectors are for kind = "html" sources')
+        return self
 
 
 class ClusterConfig(Model):

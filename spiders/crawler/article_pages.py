@@ -1,5 +1,6 @@
 """A followed entry made into an ``ArticleItem``: from its page when the page can be had and
-extracted, else from what the feed said of it; the publication time from the best witness."""
+extracted, else from what the feed said of it; the publication time from the best witness.
+A Telegram post is its own page: it becomes an item with no further request."""
 
 from __future__ import annotations
 
@@ -9,12 +10,15 @@ from datetime import datetime
 
 from scrapy.http import Response, TextResponse
 
+from clock.moments import plausible
 from spiders.crawler.items import ArticleItem
 from spiders.crawler.jobs import SourceJob
 from spiders.parsing.aggregators import clean_aggregator_title, entry_publisher, is_google_news_link
 from spiders.parsing.canonical import MAX_URL_LENGTH, prefer_canonical, site_of
 from spiders.parsing.extract import extract_article
 from spiders.parsing.feeds import FeedEntry
+from spiders.parsing.language import detect_language, normalise_language
+from spiders.parsing.telegram import ChannelPost
 
 logger = logging.getLogger(__name__)
 
@@ -105,3 +109,28 @@ def published_at(
 
 def _entry_title(entry: FeedEntry) -> str:
     return clean_aggregator_title(entry.title, entry.publisher_name)
+
+
+def post_item(
+    job: SourceJob, post: ChannelPost, url: str, channel_title: str, clock: Callable[[], datetime]
+) -> ArticleItem:
+    """A channel's post (listed as the canonical ``url``) as an article: the channel is the
+    publisher, the first line the title, the post's own time the publication time. A
+    forward names its origin as the author, so ten channels forwarding one post are ten
+    copies (each its own URL and publisher) of one story (same title and text)."""
+    fetched = clock()
+    published = post.published if post.published and plausible(post.published, fetched) else None
+    return ArticleItem(
+        url=url,
+        source_name=job.name,
+        publisher=channel_title,
+        fetched_at=fetched,
+        title=post.title,
+        text=post.text,
+        summary=None,
+        author=post.forwarded_from or post.author,
+        language=normalise_language(job.language) or detect_language(post.text),
+        published_at=published,
+        extracted=True,
+        listed_url=url,
+    )

@@ -19,3 +19,5 @@ class SourceJob:
     language: str | None = None
     sitemap_hosts: tuple[str, ...] = ()
     """Hosts besides the source's own site that its sitemap index may point to."""
+    selectors: tuple[tuple[str, str], ...] = ()
+    """A listing page's CSS selectors (``kind = "html"``), as (key, selector) pairs."""

@@ -1,7 +1,9 @@
-"""The one spider: poll each source (feed or sitemap) with a conditional GET, follow its
-new entries to their pages, extract them, and hand ``ArticleItem``s to the pipeline.
+"""The one spider: poll each source (feed, sitemap or Telegram channel) with a conditional
+GET, follow its new entries to their pages, extract them, and hand ``ArticleItem``s to the
+pipeline (a channel's posts are their own pages: one request a poll).
 
-Thin on purpose: parsing is in ``feeds``/``sitemaps``/``aggregators``, a followed page
+Thin on purpose: parsing is in ``spiders.parsing`` (feeds, sitemaps, aggregators, listing
+pages, Telegram previews), what a source lists made into entries in ``listed``, a followed page
 made into its item in ``spiders.crawler.article_pages``, deciding (dedupe, match, store)
 in the store pipeline, and what each poll found is collected in ``PollResult``s that
 ``spiders.crawler.run`` records once the store has flushed.
@@ -19,7 +21,6 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequenc
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import scrapy
 from scrapy.http import Response
@@ -27,23 +28,23 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from errors import SourceError
-from spiders.crawler.article_pages import article_item, fallback_item
+from spiders.crawler.article_pages import article_item, fallback_item, post_item
 from spiders.crawler.items import ArticleItem
 from spiders.crawler.jobs import SourceJob
+from spiders.crawler.listed import listed_entry, looks_like_feed, refuse_child, sitemap_entry
 from spiders.crawler.politeness import ROLE
 from spiders.parsing.aggregators import decode_google_news_link
-from spiders.parsing.canonical import MAX_URL_LENGTH, canonical_url, registrable_domain
+from spiders.parsing.canonical import MAX_URL_LENGTH, canonical_url
 from spiders.parsing.feeds import FeedEntry, looks_like_json, parse_feed
+from spiders.parsing.listing import find_article_links
 from spiders.parsing.sitemaps import SitemapEntry, looks_like_sitemap, parse_sitemap, recent_entries
+from spiders.parsing.telegram import ChannelPost, parse_channel_page
 from spiders.polling.polls import PollResult
 
 logger = logging.getLogger(__name__)
 
 KnownUrls = Callable[[Sequence[str]], set[str]]
 
-MAX_SITEMAP_DEPTH = 2
-"""How deep sitemap indexes are followed: the protocol forbids an index of indexes, but
-sites nest them; an index of indexes of urlsets is followed, nothing deeper."""
 MAX_CHILD_SITEMAPS = 50
 """Child sitemaps followed per index and poll, newest first."""
 
@@ -122,7 +123,7 @@ class NewsSpider(scrapy.Spider):
 
     def parse_source(
         self, response: Response, job: SourceJob, top: bool = True, depth: int = 0
-    ) -> Iterator[scrapy.Request]:
+    ) -> Iterator[scrapy.Request | ArticleItem]:
         result = self.results[job.name]
         if response.status == 304:
             asked = response.request is not None and any(
@@ -156,12 +157,19 @@ class NewsSpider(scrapy.Spider):
             result.problems.append(f"child sitemap {response.url}: {reason}")
         logger.warning("source %s: %s (%s)", job.name, reason, response.url)
 
-    def _read_source(self, response: Response, job: SourceJob, depth: int) -> list[scrapy.Request]:
-        """The requests a source document asks for; ``SourceError`` when it is unusable."""
+    def _read_source(
+        self, response: Response, job: SourceJob, depth: int
+    ) -> Sequence[scrapy.Request | ArticleItem]:
+        """The requests (or, for a channel, the items) a source document gives;
+        ``SourceError`` when it is unusable."""
         result = self.results[job.name]
         body = response.body
+        if job.kind == "telegram":
+            return self._channel(response, job)
+        if job.kind == "html":
+            return self._listing(response, job)
         if looks_like_sitemap(body) or (
-            job.kind == "sitemap" and not looks_like_json(body) and not _looks_like_feed(body)
+            job.kind == "sitemap" and not looks_like_json(body) and not looks_like_feed(body)
         ):
             return self._sitemap(response, job, depth)
         headers = response.headers.to_unicode_dict()
@@ -195,7 +203,42 @@ class NewsSpider(scrapy.Spider):
         if sitemap.kind == "index":
             return self._children(job, recent, depth)
         result.entries += len(sitemap.entries)
-        return list(self._follow(job, response.url, [_sitemap_entry(e) for e in recent]))
+        return list(self._follow(job, response.url, [sitemap_entry(e) for e in recent]))
+
+    def _listing(self, response: Response, job: SourceJob) -> list[scrapy.Request]:
+        """A feedless site's listing page: its article links followed like feed entries."""
+        try:
+            links = find_article_links(response.body, response.url, dict(job.selectors) or None)
+        except ValueError as exc:  # selectors config.toml let through but lxml refuses
+            raise SourceError(f"selectors: {exc}") from None
+        self.results[job.name].entries += len(links)
+        return list(self._follow(job, response.url, [listed_entry(link) for link in links]))
+
+    def _channel(self, response: Response, job: SourceJob) -> list[ArticleItem]:
+        """A channel page's posts newer than the newest one stored (the store dedupes the
+        rest anyway); when capped, the oldest of them, so the next poll goes on from there."""
+        result = self.results[job.name]
+        page = parse_channel_page(response.body, job.url)  # posts on the configured host
+        if page.error:
+            raise SourceError(page.error)
+        for reason in page.skipped:
+            result.skip(reason)
+        result.entries += len(page.posts)
+        result.entry_times.extend(post.published for post in page.posts if post.published)
+        posts: dict[str, ChannelPost] = {}
+        for post in page.posts:
+            posts.setdefault(canonical_url(post.url), post)
+        known = self.known_urls(list(posts))
+        result.known += len(known)
+        newest = max((posts[url].id for url in known), default=-1)
+        fresh = [url for url, post in posts.items() if post.id > newest and url not in known]
+        fresh = sorted((url for url in fresh if url not in self._asked), key=lambda u: posts[u].id)
+        room = max(0, self.max_articles - result.followed_before - result.followed)
+        if len(fresh) > room:
+            logger.info("source %s: the oldest %d of %d new posts", job.name, room, len(fresh))
+            fresh, result.capped = fresh[:room], True
+        self._asked.update(fresh)
+        return [post_item(job, posts[url], url, page.title, self.clock) for url in fresh]
 
     def _children(
         self, job: SourceJob, children: Sequence[SitemapEntry], depth: int
@@ -207,7 +250,7 @@ class NewsSpider(scrapy.Spider):
         for child in children[:MAX_CHILD_SITEMAPS]:
             if child.loc in self._asked:
                 continue
-            refused = _refuse_child(job, child.loc, depth + 1)
+            refused = refuse_child(job, child.loc, depth + 1)
             if refused:
                 result.skip(refused)
                 logger.info("source %s: not following %s: %s", job.name, child.loc, refused)
@@ -311,42 +354,6 @@ class NewsSpider(scrapy.Spider):
         self.results[kwargs["job"].name].settled += 1
         job, entry, canonical = kwargs["job"], kwargs["entry"], kwargs["canonical"]
         yield fallback_item(job, entry, canonical, describe_failure(failure), self.clock)
-
-
-def _sitemap_entry(entry: SitemapEntry) -> FeedEntry:
-    """A sitemap's news date is the publication time; a bare ``lastmod`` is only when
-    the page last changed, so the page's own date is preferred to it."""
-    return FeedEntry(
-        link=entry.loc,
-        title=entry.news_title,
-        published=entry.published,
-        language=entry.language,
-        exact_time=entry.news_published is not None,
-    )
-
-
-def _refuse_child(job: SourceJob, url: str, depth: int) -> str | None:
-    """Why a child sitemap at ``depth`` is not followed, or None to follow it."""
-    if depth > MAX_SITEMAP_DEPTH:
-        return f"sitemap indexes nested deeper than {MAX_SITEMAP_DEPTH} levels"
-    if len(url) > MAX_URL_LENGTH:
-        return f"child sitemap URL longer than {MAX_URL_LENGTH} characters"
-    host = _host(url)
-    if host in job.sitemap_hosts or registrable_domain(host) == registrable_domain(_host(job.url)):
-        return None
-    return f"child sitemap on another site ({host}); list it in the source's sitemap_hosts"
-
-
-def _host(url: str) -> str:
-    try:
-        return (urlsplit(url).hostname or "").lower()
-    except ValueError:
-        return ""
-
-
-def _looks_like_feed(body: bytes) -> bool:
-    head = body[:2048].lower()
-    return any(tag in head for tag in (b"<rss", b"<feed", b"<rdf:rdf", b"<channel"))
 
 
 def _request_of(failure: Failure) -> scrapy.Request:

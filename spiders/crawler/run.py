@@ -151,6 +151,7 @@ def source_job(row: Source, source: SourceConfig | None, config: Config) -> Sour
         obey_robots=obey,
         language=source.language if source else None,
         sitemap_hosts=tuple(host.lower() for host in source.sitemap_hosts) if source else (),
+        selectors=tuple((source.selectors or {}).items()) if source else (),
     )
 
 

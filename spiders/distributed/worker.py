@@ -256,16 +256,21 @@ class DistributedSpider(RedisMixin, NewsSpider):
         self._asked.clear()  # across steps and workers, the duplicate filter does this
         self._poll_id = poll_id
         try:
-            requests = list(run())
+            spawned = list(run())
         except Exception as exc:
             logger.exception("source %s: poll %s failed in the spider", job.name, poll_id)
             if top:
                 found.fail(f"{type(exc).__name__}: {exc}")
-            requests = []
+            spawned = []
         self.recorder.finished(
-            poll_id, self.recorder.ledger.report(poll_id, found, top=top, spawned=len(requests))
+            poll_id, self.recorder.ledger.report(poll_id, found, top=top, spawned=len(spawned))
         )
-        return requests
+        # A Telegram channel's page holds its posts: they are articles already, and each
+        # settles its share of the poll when stored, as a followed page's article does.
+        return [
+            output if isinstance(output, scrapy.Request) else PolledArticle(output, poll_id)
+            for output in spawned
+        ]
 
     def _pages(self, poll_id: str, run: Callable[[], Iterable[Any]]) -> list[PolledArticle]:
         try:
