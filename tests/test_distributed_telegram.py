@@ -108,7 +108,9 @@ def room() -> Iterator[Newsroom]:
 
 
 @pytest.fixture
-def deployment(tmp_path: Path, postgres_url: str, redis_prefix: str, room: Newsroom):  # type: ignore[no-untyped-def]
+def deployment(
+    tmp_path: Path, postgres_url: str, redis_prefix: str, room: Newsroom
+) -> Iterator[Deployment]:
     channel_url = add_channel(room, _channel())
     config = tmp_path / "config.toml"
     config.write_text(
@@ -143,7 +145,7 @@ def test_a_channels_posts_are_stored_once_and_its_poll_is_recorded(
     worker = deployment.start("worker", "worker")
 
     # The first poll: every post stored once, under its t.me-style URL, and recorded.
-    assert wait_for(lambda: deployment.polls(), timeout=90), (
+    assert wait_for(lambda: deployment.polls(), timeout=60), (
         "the poll never finished",
         sorted(deployment.urls()),
         deployment.logs_tail(),
