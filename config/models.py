@@ -18,6 +18,7 @@ from pydantic import (
     model_validator,
 )
 
+from config.backfill import BackfillConfig
 from config.base import Duration, Model, Pause
 from config.channels import AlertsConfig
 from config.detection import DetectionConfig
@@ -207,6 +208,7 @@ class Config(Model):
     """``[distributed]``; ``[cluster]``, its first name, is still read."""
     web: WebConfig | None = None
     """``[web]``: the analyst's desk; ``mediawatch run`` serves it only when configured."""
+    backfill: BackfillConfig = BackfillConfig()
 
     @model_validator(mode="after")
     def _unique_names(self) -> Config:

@@ -148,7 +148,7 @@ def test_the_walk_sees_every_section_and_the_keys_inside_unions() -> None:
     sections = model_sections()
     assert set(sections) == {
         "storage", "crawl", "sources", "clusters", "detection", "alerts",
-        "alerts.channels", "service", "distributed", "web",
+        "alerts.channels", "service", "distributed", "web", "backfill",
     }  # fmt: skip
     assert sections["distributed"][0] == ("distributed", "cluster")
     channels = sections["alerts.channels"][1]

@@ -99,3 +99,19 @@ def test_the_container_image_copies_every_package() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
     copied = set(re.findall(r"^COPY (\w+) \./\1$", dockerfile, flags=re.M))
     assert set(PACKAGES) <= copied, f"not copied into the image: {set(PACKAGES) - copied}"
+
+
+def test_every_package_of_the_tree_is_installed() -> None:
+    """A sub-package missing from pyproject.toml works in the editable checkout and is
+    missing from a real install (the container image, a wheel)."""
+    listed = set(
+        tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"][
+            "packages"
+        ]
+    )
+    found = {
+        ".".join(init.parent.relative_to(ROOT).parts)
+        for package in PACKAGES
+        for init in (ROOT / package).rglob("__init__.py")
+    }
+    assert found <= listed, f"not in [tool.setuptools] packages: {sorted(found - listed)}"

@@ -19,6 +19,7 @@ from mediawatch.cli.app import app
 from mediawatch.cli import database as _database  # noqa: F401  isort: skip
 from mediawatch.cli import sources as _sources  # noqa: F401  isort: skip
 from mediawatch.cli import crawl as _crawl  # noqa: F401  isort: skip
+from mediawatch.cli import backfill as _backfill  # noqa: F401  isort: skip
 from mediawatch.cli import run as _run  # noqa: F401  isort: skip
 from mediawatch.cli import worker as _worker  # noqa: F401  isort: skip
 from mediawatch.cli import match as _match  # noqa: F401  isort: skip
