@@ -138,6 +138,22 @@ def co_occurrence(session: Session, period: Period, clusters: Sequence[str]) -> 
     return sorted(found, key=lambda c: (-c.stories, c.first, c.second))
 
 
+def partners(
+    session: Session, period: Period, cluster: str, clusters: Sequence[str]
+) -> list[tuple[str, int]]:
+    """The other clusters of ``clusters`` that share stories with ``cluster`` in the period,
+    with how many, most first: ``co_occurrence`` seen from one cluster, without pairing all."""
+    story = func.coalesce(Mention.story_id, Mention.article_id)
+    its_stories = select(story).where(*_in_period(period, [cluster])).distinct()
+    others = [name for name in clusters if name != cluster]
+    rows = session.execute(
+        select(Mention.cluster, func.count(func.distinct(story)))
+        .where(*_in_period(period, others), story.in_(its_stories.scalar_subquery()))
+        .group_by(Mention.cluster)
+    )
+    return sorted(((name, int(n)) for name, n in rows), key=lambda pair: (-pair[1], pair[0]))
+
+
 def episodes(
     session: Session,
     period: Period,

@@ -187,6 +187,34 @@ def test_cluster_page_shows_trend_headlines_copies_and_exports(site: Site) -> No
     assert site.browser.get("/clusters/PMF?since=yesterday-ish").status == 400
 
 
+def test_cluster_page_names_the_clusters_reported_together(site: Site) -> None:
+    page = site.browser.get("/clusters/PMF?since=14d").text
+    assert "No other cluster." in page  # nothing in the archive mentions PMF and another
+    engine = make_engine(site.engine_url)
+    with transaction(session_factory(engine)) as session:  # the Hezbollah story names PMF too
+        hezbollah = (
+            session.get(Mention, site.ids["hezbollah"])
+            or session.scalars(
+                select(Mention).where(Mention.article_id == site.ids["hezbollah"])
+            ).first()
+        )
+        assert hezbollah is not None
+        session.add(
+            Mention(
+                article_id=hezbollah.article_id, cluster="PMF", term="PMF",
+                seen_at=hezbollah.seen_at, story_id=hezbollah.story_id,
+            )
+        )  # fmt: skip
+    engine.dispose()
+    page = site.browser.get("/clusters/PMF?since=14d").text
+    together = page[page.index("Reported together with") :]
+    assert re.search(r'>Hezbollah</a></td><td class="num">1</td>', together)
+    page = site.browser.get("/clusters/Hezbollah?since=14d").text
+    assert re.search(
+        r'>PMF</a></td><td class="num">1</td>', page[page.index("Reported together") :]
+    )
+
+
 def test_story_page_lists_the_copies(site: Site) -> None:
     page = site.browser.get(f"/stories/{site.ids['copy']}").text
     assert "2 article(s) of this story from 2 publisher(s)" in page

@@ -17,7 +17,7 @@ from errors import ConfigError
 from mediawatch.web.desk import Desk, desk, session
 from mediawatch.web.sparkline import trend_chart
 from mediawatch.web.views import render
-from reports.breakdowns import Headline, top_headlines
+from reports.breakdowns import Headline, partners, top_headlines
 from reports.buckets import GRANULARITIES, WIDTH
 from reports.report import TrendReport, build_report
 from reports.trends import Period
@@ -144,11 +144,8 @@ def cluster_page(
         buckets, {"share": [r.share for r in rows]}, spans,
         label=f"{name}: share of all stories per {by}", height=140, percent=True,
     )  # fmt: skip
-    neighbours = [
-        (pair.second if pair.first == name else pair.first, pair.stories)
-        for pair in report.co_occurrence
-        if name in (pair.first, pair.second)
-    ]
+    # The report is of this cluster alone: its partners are looked up among them all.
+    neighbours = partners(db, period, name, [c.name for c in the_desk.config.clusters])
     stories_total, articles_total = report.totals(name)
     params = {"by": by, "since": since, "until": until}
     return render(
