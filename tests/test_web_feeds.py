@@ -4,6 +4,7 @@ brings 304s. The builder itself is checked on any text hypothesis can think of."
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -374,11 +375,19 @@ def test_any_text_makes_a_feed_feedparser_reads(
             ),
         )
     )
-    etree.fromstring(body)  # well-formed XML
+    document = etree.fromstring(body)  # well-formed XML
+    expected = one_line(title) or "(no title)"
+    assert (
+        document.findtext("{http://www.w3.org/2005/Atom}entry/{http://www.w3.org/2005/Atom}title")
+        == expected
+    )
     parsed = feedparser.parse(body)
     assert parsed.bozo == 0, parsed.get("bozo_exception")
     (entry,) = parsed.entries
-    assert entry.title == (one_line(title) or "(no title)")
+    # feedparser "repairs" what looks like UTF-8 read as Latin-1 ("Â¡" becomes "¡") whatever
+    # the document says; the feed itself carries the exact title (checked above).
+    if not re.search("[\u0080-\u00ff]", expected):
+        assert entry.title == expected
     assert "\ud800" not in entry.get("summary", "")
 
 
