@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
@@ -52,6 +53,16 @@ class AppState:
         if require_current:
             check(engine)
         return engine
+
+
+def log_to_stdout(ctx: typer.Context) -> tuple[str, str]:
+    """Log to stdout for a long-running command (``run``, ``worker``, ``web``), as the global
+    ``--log-format`` / ``--log-level`` say; returns them for the command's children."""
+    params = ctx.find_root().params
+    log_format = str(params.get("log_format") or "text")
+    log_level = str(params.get("log_level") or "INFO")
+    configure_logging(log_level, "json" if log_format == "json" else "text", sys.stdout)
+    return log_format, log_level
 
 
 def state(ctx: typer.Context) -> AppState:

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 
 import typer
 
 from config.load import config_path
-from logs.configure import configure_logging
-from mediawatch.cli.app import app, state
+from mediawatch.cli.app import app, log_to_stdout, state
 
 
 @app.command()
@@ -28,10 +26,7 @@ def run(ctx: typer.Context) -> None:
     from storage.dbclock import DatabaseClock
 
     app_state = state(ctx)
-    root_params = ctx.find_root().params
-    log_format = str(root_params.get("log_format") or "text")
-    log_level = str(root_params.get("log_level") or "INFO")
-    configure_logging(log_level, "json" if log_format == "json" else "text", sys.stdout)
+    log_format, log_level = log_to_stdout(ctx)
     config = app_state.config
     path = config_path(app_state.config_path).resolve()
     engine = app_state.engine()

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import os
-import sys
 from typing import Annotated
 
 import typer
 from pydantic import ValidationError
 
 from config.web import WebConfig
-from logs.configure import configure_logging
-from mediawatch.cli.app import app, state
+from mediawatch.cli.app import app, log_to_stdout, state
 
 
 @app.command()
@@ -32,13 +30,7 @@ def web(
     from mediawatch.web.serve import address, desk_server
 
     app_state = state(ctx)
-    root_params = ctx.find_root().params
-    log_format = str(root_params.get("log_format") or "text")
-    configure_logging(
-        str(root_params.get("log_level") or "INFO"),
-        "json" if log_format == "json" else "text",
-        sys.stdout,
-    )
+    log_to_stdout(ctx)
     config = app_state.config
     settings = config.web or WebConfig()
     if listen is not None:

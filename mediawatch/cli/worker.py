@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-
 import typer
 
 from errors import ConfigError
-from logs.configure import configure_logging
-from mediawatch.cli.app import app, state
+from mediawatch.cli.app import app, log_to_stdout, state
 
 
 @app.command()
@@ -25,13 +22,7 @@ def worker(ctx: typer.Context) -> None:
     from spiders.distributed.worker import run_worker
 
     app_state = state(ctx)
-    root_params = ctx.find_root().params
-    log_format = str(root_params.get("log_format") or "text")
-    configure_logging(
-        str(root_params.get("log_level") or "INFO"),
-        "json" if log_format == "json" else "text",
-        sys.stdout,
-    )
+    log_to_stdout(ctx)
     config = app_state.config
     if config.distributed is None:
         raise ConfigError(
