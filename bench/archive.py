@@ -14,11 +14,13 @@ from __future__ import annotations
 import math
 import random
 import time
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, insert, text
+from sqlalchemy import Engine, create_engine, insert, text
 
 from config.models import ClusterConfig
 from storage.models import Article, Mention, Source
@@ -285,3 +287,26 @@ def _bulk_insert(
         raw.commit()
     finally:
         raw.close()
+
+
+@contextmanager
+def scratch_schema(postgres_url: str, prefix: str) -> Iterator[str | None]:
+    """A PostgreSQL URL whose tables live in a fresh schema, dropped afterwards; None (with
+    one line saying why) when the server cannot be reached."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg://"))
+    try:
+        with admin.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except Exception as exc:
+        print(f"\n--- PostgreSQL skipped: {str(exc).splitlines()[0]}")
+        admin.dispose()
+        yield None
+        return
+    try:
+        separator = "&" if "?" in postgres_url else "?"
+        yield f"{postgres_url}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()

@@ -22,7 +22,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -32,11 +31,10 @@ from urllib.parse import urlencode
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import uvicorn
-from sqlalchemy import create_engine, text
 
 from archive.search import SearchFilters, cluster_rules, search
 from archive.search_index import sync_search_index
-from bench.archive import DAYS, START, clusters, generate
+from bench.archive import DAYS, START, clusters, generate, scratch_schema
 from config.models import Config, StorageConfig
 from mediawatch.web.app import create_app
 from mediawatch.web.desk import Desk
@@ -205,21 +203,9 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="mw-bench-desk-") as folder:
             run("SQLite", f"sqlite:///{Path(folder) / 'archive.db'}", n)
     if arguments.db in ("postgres", "both"):
-        schema = f"mw_bench_desk_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(POSTGRES)
-        try:
-            with admin.begin() as connection:
-                connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        except Exception as exc:
-            print(f"\n--- PostgreSQL skipped: {str(exc).splitlines()[0]}")
-            return
-        try:
-            separator = "&" if "?" in POSTGRES else "?"
-            run("PostgreSQL", f"{POSTGRES}{separator}options=-csearch_path%3D{schema}", n)
-        finally:
-            with admin.begin() as connection:
-                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
+        with scratch_schema(POSTGRES, "mw_bench_desk") as url:
+            if url is not None:
+                run("PostgreSQL", url, n)
 
 
 if __name__ == "__main__":

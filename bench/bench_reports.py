@@ -22,7 +22,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
@@ -30,12 +29,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import Engine, create_engine, func, select, text
+from sqlalchemy import Engine, func, select, text
 
 from archive.rematch import rematch
 from archive.search import SearchFilters, cluster_rules, search
 from archive.search_index import sync_search_index
-from bench.archive import CLUSTER_TERMS, DAYS, START, clusters, generate
+from bench.archive import CLUSTER_TERMS, DAYS, START, clusters, generate, scratch_schema
 from reports.trends import Period, cluster_trends
 from storage.engine import make_engine, session_factory
 from storage.migrate import upgrade
@@ -198,21 +197,9 @@ def main() -> None:
             path = Path(folder) / "archive.db"
             run("SQLite", f"sqlite:///{path}", n, path)
     if arguments.db in ("postgres", "both"):
-        schema = f"mw_bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(POSTGRES.replace("postgresql://", "postgresql+psycopg://"))
-        try:
-            with admin.begin() as connection:
-                connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        except Exception as exc:
-            print(f"\n--- PostgreSQL skipped: {str(exc).splitlines()[0]}")
-            return
-        try:
-            separator = "&" if "?" in POSTGRES else "?"
-            run("PostgreSQL", f"{POSTGRES}{separator}options=-csearch_path%3D{schema}", n, None)
-        finally:
-            with admin.begin() as connection:
-                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
+        with scratch_schema(POSTGRES, "mw_bench") as url:
+            if url is not None:
+                run("PostgreSQL", url, n, None)
 
 
 if __name__ == "__main__":

@@ -81,8 +81,14 @@ def _refuse(request: Request, message: str, status: int = 400) -> HTMLResponse:
     return render(request, "error.html", status, message=message, heading="Alerts")
 
 
-def _cluster(the_desk: Desk, name: str) -> str | None:
+def _cluster(the_desk: Desk, fields: dict[str, str]) -> str | None:
+    """The form's ``cluster`` if the config has it."""
+    name = fields.get("cluster", "")
     return name if name in {c.name for c in the_desk.config.clusters} else None
+
+
+def _no_cluster(request: Request, fields: dict[str, str]) -> Response:
+    return _refuse(request, f"no cluster {fields.get('cluster', '')!r} in the config")
 
 
 @router.post("/alerts/{episode_id}/mark")
@@ -105,9 +111,9 @@ async def mute_form(request: Request) -> Response:
     """``alerts mute CLUSTER --for DURATION`` (a snooze is a mute with a short duration)."""
     the_desk = desk(request)
     fields = await form_fields(request)
-    name = _cluster(the_desk, fields.get("cluster", ""))
+    name = _cluster(the_desk, fields)
     if name is None:
-        return _refuse(request, f"no cluster {fields.get('cluster', '')!r} in the config")
+        return _no_cluster(request, fields)
     try:
         length = parse_duration(fields.get("for", "24h") or "24h")
     except ValueError as exc:
@@ -125,9 +131,9 @@ async def unmute_form(request: Request) -> Response:
     """``alerts unmute CLUSTER``."""
     the_desk = desk(request)
     fields = await form_fields(request)
-    name = _cluster(the_desk, fields.get("cluster", ""))
+    name = _cluster(the_desk, fields)
     if name is None:
-        return _refuse(request, f"no cluster {fields.get('cluster', '')!r} in the config")
+        return _no_cluster(request, fields)
     with transaction(the_desk.sessions) as db:
         was_muted = unmute(db, name)
     return _back(f"unmuted: {name}" if was_muted else f"{name} was not muted")
