@@ -54,6 +54,10 @@ class CrawlConfig(Model):
     Feed entries are all followed once: a feed is the publisher's own list of recent items."""
     crawl_timeout: Duration = timedelta(minutes=20)
     """A crawl subprocess running longer is killed by the service."""
+    workers: int | None = Field(default=None, ge=0)
+    """Processes extracting article pages (None: one per core; 0: in the crawl's own)."""
+    extract_timeout: Duration = timedelta(seconds=20)
+    """A page whose extraction takes longer is stored from its feed's title and summary."""
     max_articles_per_poll: int = Field(default=500, gt=0)
     """At most this many new article pages are fetched per source per poll (newest first);
     the rest wait for the next poll."""

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from support.newsroom import Article, Feed, Newsroom
+from support.newsroom import Article, Feed, Newsroom, page
 from support.newsroom_content import (
     HOSTILE,
     HOSTILE_PAGES,
@@ -323,5 +323,50 @@ def test_a_page_stored_under_its_canonical_is_not_fetched_again(tmp_path: Path) 
         assert {json.loads(line)["url"] for line in exported} == {
             canonical_url(room.url(path)) for path in ("/canon/moved.html", plain.path, added.path)
         }
+    finally:
+        room.stop()
+
+
+def test_a_page_too_slow_to_extract_costs_only_itself(tmp_path: Path) -> None:
+    """A page that would hold an extraction worker for seconds is stopped at
+    ``extract_timeout`` and stored from its feed's summary; the pages beside it are
+    extracted by the other workers as usual, and the source is ok."""
+    room = Newsroom().start()
+    try:
+        now = datetime.now(UTC).replace(tzinfo=None)
+        stories = [
+            Article(0, f"/calm/{n}.html", f"Calm story number {n}",
+                    (f"Paragraph {n} about the Interior Ministry and its new minister.",) * 6,
+                    published=now - timedelta(hours=n), summary=f"Summary of calm story {n}.")
+            for n in range(4)
+        ]  # fmt: skip
+        for story in stories:
+            room.add_article(story)
+        cells = "<tr>" + "<td>x</td>" * 50 + "</tr>"  # 1.5 MB, under the size cap
+        slow_html = (
+            "<html lang='en'><head><title>Slow</title></head><body><article><h1>Slow</h1>"
+            + "<p>The slow page's own words on the Interior Ministry, at length.</p>" * 8
+            + f"<table>{cells * 3000}</table></article></body></html>"
+        )
+        room.route("/slow/table.html", page(slow_html))
+        slow = Article(0, "/slow/table.html", "A table of the Interior Ministry", ("x",),
+                       published=now, summary="The feed's summary of the slow page.")  # fmt: skip
+        room.add_feed(Feed(0, "/feeds/mixed.xml", "rss", "Mixed", [slow, *stories]))
+        source = f'[[sources]]\nname = "Mixed"\nurl = "{room.url("/feeds/mixed.xml")}"\n'
+        limits = 'workers = 2\nextract_timeout = "1s"\n'
+        config = write_config(tmp_path / "config.toml", room, names=set(),
+                              crawl=limits, sources=source)  # fmt: skip
+        assert mediawatch(config, "init").code == 0
+        row = _summary(mediawatch(config, "crawl", "--once", "--format", "json"))["Mixed"]
+        assert (row["status"], row["new"]) == ("ok", 5)
+        exported = [json.loads(line) for line in
+                    mediawatch(config, "export", "--format", "jsonl").out.splitlines()]  # fmt: skip
+        by_url = {article["url"]: article for article in exported}
+        slow_row = by_url[canonical_url(room.url("/slow/table.html"))]
+        # The export shows the feed's summary where no page text was extracted.
+        assert slow_row["text"] == "The feed's summary of the slow page."
+        for story in stories:
+            calm = by_url[canonical_url(room.url(story.path))]
+            assert "new minister" in str(calm["text"])
     finally:
         room.stop()

@@ -11,16 +11,34 @@ from datetime import datetime
 from scrapy.http import Response, TextResponse
 
 from clock.moments import plausible
+from spiders.crawler.extraction import Page, Refused
 from spiders.crawler.items import ArticleItem
 from spiders.crawler.jobs import SourceJob
 from spiders.parsing.aggregators import clean_aggregator_title, entry_publisher, is_google_news_link
 from spiders.parsing.canonical import MAX_URL_LENGTH, prefer_canonical, site_of
-from spiders.parsing.extract import extract_article
+from spiders.parsing.extract import Extracted
 from spiders.parsing.feeds import FeedEntry
 from spiders.parsing.language import detect_language, normalise_language
 from spiders.parsing.telegram import ChannelPost
 
 logger = logging.getLogger(__name__)
+
+
+def page_to_extract(response: Response, job: SourceJob, entry: FeedEntry) -> Page | str:
+    """What ``response`` (the page of ``entry``) gives extraction, or why it cannot be used."""
+    if is_google_news_link(response.url):
+        return "Google News link could not be resolved"
+    if not isinstance(response, TextResponse):
+        return "not a text page"
+    content_type = response.headers.get("Content-Type")
+    return Page(
+        body=response.body,
+        url=response.url,
+        fallback_language=entry.language or job.language,
+        content_type=content_type.decode("latin-1") if content_type else None,
+        # The feed's exact time is the best witness (``published_at``): no page search.
+        date_from_text=entry.published is None,
+    )
 
 
 def article_item(
@@ -29,21 +47,13 @@ def article_item(
     entry: FeedEntry,
     canonical: str,
     clock: Callable[[], datetime],
+    extracted: Extracted | Refused | None,
 ) -> ArticleItem:
-    """The article on ``response``, the page of ``entry`` (listed as ``canonical``)."""
+    """The article on ``response``, the page of ``entry`` (listed as ``canonical``), from
+    what extraction made of it (``spiders.crawler.extraction``)."""
     url = canonical
-    if is_google_news_link(response.url):
-        return fallback_item(job, entry, url, "Google News link could not be resolved", clock)
-    if not isinstance(response, TextResponse):
-        return fallback_item(job, entry, url, "not a text page", clock)
-    content_type = response.headers.get("Content-Type")
-    extracted = extract_article(
-        response.body,
-        response.url,
-        fallback_language=entry.language or job.language,
-        content_type=content_type.decode("latin-1") if content_type else None,
-        date_from_text=entry.published is None,
-    )
+    if isinstance(extracted, Refused):
+        return fallback_item(job, entry, url, extracted.why, clock)
     if extracted is None:
         return fallback_item(job, entry, url, "no main text could be extracted", clock)
     try:

@@ -28,7 +28,8 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from errors import SourceError
-from spiders.crawler.article_pages import article_item, fallback_item, post_item
+from spiders.crawler.article_pages import article_item, fallback_item, page_to_extract, post_item
+from spiders.crawler.extraction import Extraction
 from spiders.crawler.items import ArticleItem
 from spiders.crawler.jobs import SourceJob
 from spiders.crawler.listed import listed_entry, looks_like_feed, refuse_child, sitemap_entry
@@ -59,9 +60,12 @@ class NewsSpider(scrapy.Spider):
         now: Callable[[], datetime],
         recent: timedelta = timedelta(days=3),
         max_articles: int = 500,
+        extraction: Extraction | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.extraction = extraction or Extraction(workers=0, limit=0)
+        """Where article pages are extracted (in this process unless told otherwise)."""
         self.jobs = list(jobs)
         self.known_urls = known_urls
         self.clock = now
@@ -338,15 +342,20 @@ class NewsSpider(scrapy.Spider):
                 canonical=url,
             )
 
-    def parse_article(
+    async def parse_article(
         self, response: Response, job: SourceJob, entry: FeedEntry, canonical: str
-    ) -> Iterator[ArticleItem]:
-        self.results[job.name].settled += 1
+    ) -> AsyncIterator[ArticleItem]:
         try:
-            item = article_item(response, job, entry, canonical, self.clock)
+            page = page_to_extract(response, job, entry)
+            if isinstance(page, str):
+                item = fallback_item(job, entry, canonical, page, self.clock)
+            else:
+                extracted = await self.extraction.extract(page)
+                item = article_item(response, job, entry, canonical, self.clock, extracted)
         except Exception as exc:  # a hostile page: the feed's text stands in, as on a 404
             why = f"{type(exc).__name__}: {exc}"
             item = fallback_item(job, entry, canonical, why, self.clock)
+        self.results[job.name].settled += 1
         yield item
 
     def article_failed(self, failure: Failure) -> Iterator[ArticleItem]:

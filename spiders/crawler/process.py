@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config.models import CrawlConfig
 from logs.configure import quiet_libraries
+from spiders.crawler.extraction import Extraction, default_workers
 from spiders.crawler.news import NewsSpider
 from storage.queries import known_urls
 
@@ -26,6 +27,12 @@ class PreparedSpider:
     """The ``Deferred`` that fires when the spider closes (or fails to start)."""
 
 
+def extraction_for(crawl: CrawlConfig) -> Extraction:
+    """The extraction workers ``crawl`` asks for (``[crawl] workers``, ``extract_timeout``)."""
+    workers = default_workers() if crawl.workers is None else crawl.workers
+    return Extraction(workers, crawl.extract_timeout.total_seconds())
+
+
 def prepare_spider(
     settings: dict[str, Any],
     spider: type[NewsSpider],
@@ -37,6 +44,7 @@ def prepare_spider(
     """A ``CrawlerProcess`` on ``settings`` (logging stays ours) with ``spider`` scheduled on
     it: the stored-URL lookup, ``clock`` and ``crawl``'s limits are its arguments, plus
     ``spider_args``."""
+    from scrapy import signals
     from scrapy.crawler import CrawlerProcess
 
     def known(urls: Sequence[str]) -> set[str]:
@@ -47,12 +55,15 @@ def prepare_spider(
     process = CrawlerProcess({**settings, "LOG_INSTALL_ROOT_HANDLER": False})
     quiet_libraries()  # Scrapy has just reset its loggers to DEBUG
     crawler = process.create_crawler(spider)
+    extraction = extraction_for(crawl)
+    crawler.signals.connect(extraction.close, signal=signals.spider_closed)
     done = process.crawl(
         crawler,
         known_urls=known,
         now=clock,
         recent=crawl.recent,
         max_articles=crawl.max_articles_per_poll,
+        extraction=extraction,
         **spider_args,
     )
     return PreparedSpider(process, crawler, done)

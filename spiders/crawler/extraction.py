@@ -1,0 +1,155 @@
+"""Article pages extracted off the reactor, on every core.
+
+Extraction (trafilatura, language detection) is CPU-bound Python: done on the reactor's
+thread it serialises the crawl on one core while the network waits. ``Extraction`` hands
+each page to a pool of worker processes (``[crawl] workers``, default one per core) and
+the spider awaits the answer, so downloads, parsing and storing go on meanwhile. The store
+stays one writer: only the pure ``extract_article`` runs in the workers.
+
+What can go wrong in a worker costs one page, never the crawl:
+
+* a page that takes longer than ``[crawl] extract_timeout`` is stopped by an alarm in its
+  worker and gives ``Refused`` (the caller stores the feed's title and summary, as when
+  extraction finds no text);
+* a worker that dies (a crash in a C library, the OOM killer) breaks the pool: the page
+  is refused, and the next page starts a new pool.
+
+Memory stays flat: Scrapy's scraper slot bounds the responses being processed, so at most
+that many pages wait here, and each worker holds one. ``workers = 0`` extracts in the
+crawl's own process (the one-process baseline of ``bench crawl``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from types import FrameType
+
+from spiders.parsing.extract import Extracted, extract_article
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Page:
+    """What ``extract_article`` needs of a response (picklable, for the workers)."""
+
+    body: bytes
+    url: str
+    fallback_language: str | None
+    content_type: str | None
+    date_from_text: bool
+
+
+@dataclass(frozen=True)
+class Refused:
+    """Why a page gave no extraction beyond "no main text" (the caller says why)."""
+
+    why: str
+
+
+class _TooSlow(BaseException):
+    """Raised by the alarm inside a worker; a BaseException, so extraction's own
+    ``except Exception`` (hostile pages must not stop a crawl) does not swallow it."""
+
+
+def extract_page(page: Page, limit: float) -> Extracted | Refused | None:
+    """``extract_article`` of ``page``, stopped after ``limit`` seconds (0: no limit).
+
+    Runs in a worker process (or inline): the alarm is the process's own, and only the
+    main thread can take signals (elsewhere the page runs without a limit)."""
+    main = threading.current_thread() is threading.main_thread()
+    if limit <= 0 or not main or not hasattr(signal, "setitimer"):
+        return _extract(page)
+    previous = signal.signal(signal.SIGALRM, _alarm)
+    signal.setitimer(signal.ITIMER_REAL, limit)
+    try:
+        return _extract(page)
+    except _TooSlow:
+        return Refused(f"extraction took longer than {limit:g}s")
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _extract(page: Page) -> Extracted | None:
+    return extract_article(
+        page.body,
+        page.url,
+        fallback_language=page.fallback_language,
+        content_type=page.content_type,
+        date_from_text=page.date_from_text,
+    )
+
+
+def _alarm(_signum: int, _frame: FrameType | None) -> None:
+    raise _TooSlow
+
+
+_SAMPLE = (
+    "<html lang='en'><body><article><h1>Warm-up</h1>"
+    + "<p>A paragraph of plain text for the extractor and the language model.</p>" * 5
+    + "</article></body></html>"
+)
+
+
+def warm_up() -> None:
+    """A worker's first extraction loads models and caches (language detection,
+    trafilatura's); done on start, so the time limit measures pages, not the warm-up."""
+    extract_article(_SAMPLE, "https://warm-up.invalid/article")
+
+
+def default_workers() -> int:
+    """One worker per core this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class Extraction:
+    """Extracts pages in ``workers`` processes (0: inline), each page within ``limit`` s."""
+
+    def __init__(self, workers: int, limit: float) -> None:
+        self.workers = workers
+        self.limit = limit
+        self._pool: Executor | None = None
+
+    async def extract(self, page: Page) -> Extracted | Refused | None:
+        """The page's extraction; never raises for a bad page or a dead worker."""
+        if self.workers == 0:
+            return extract_page(page, self.limit)
+        pool = self._pool or self._start()
+        try:
+            future = pool.submit(extract_page, page, self.limit)
+            return await asyncio.wrap_future(future)
+        except BrokenProcessPool:
+            logger.warning("an extraction worker died on %s; starting new workers", page.url)
+            self._restart(pool)
+            return Refused("the extraction worker died")
+
+    def close(self) -> None:
+        """Stop the workers (pages in flight are not waited for)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+    def _start(self) -> Executor:
+        # forkserver: workers start from a clean server process, not from a fork of the
+        # reactor's (threads, sockets, the database pool).
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["spiders.parsing.extract"])
+        self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=warm_up)
+        return self._pool
+
+    def _restart(self, broken: Executor) -> None:
+        if self._pool is broken:
+            broken.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
