@@ -43,6 +43,10 @@ class SpikeParams:
     """``alpha``: prior shape of a slot's rate relative to the level (CV ``1/sqrt(alpha)``)."""
     weekday_prior: float = 10.0
     """``beta``: the same for the day-of-week factor (weekly effects are milder)."""
+    weekday_hour_prior: float = 25.0
+    """``gamma``: the prior precision of an hour on one weekday relative to the hour's
+    profile times the weekday's factor (CV ``1/sqrt(gamma)``, 0.2): a Saturday night
+    need not be a Tuesday night scaled down, when its own weeks say so."""
     level_prior: tuple[float, float] = (1.0, 1.0)
     """Gamma prior of the level: (shape, buckets), i.e. one count per bucket, worth one bucket."""
     dispersion_prior: float = 0.1
@@ -225,6 +229,8 @@ class Baseline:
             factor, factor_relvar = self._weekday(kept, use)
             rate = rate * factor[:, None, :]
             relvar = relvar + factor_relvar[:, None, :]
+            if lay.slots > 1:
+                rate, relvar = self._weekday_hours(kept, use, rate, relvar)
         mu = self.to_buckets(rate)
         judged_periods = all_n.sum(1) >= self._warmup()
         judged = self.from_periods(judged_periods) > 0
@@ -280,8 +286,7 @@ class Baseline:
         """Day-of-week factor and its relative variance, per (row, day)."""
         lay, beta = self.layout, self.params.weekday_prior
         daily_s, daily_n = self.per_period(kept), self.per_period(use)
-        weeks = max(1, round(self.params.weekly_history.total_seconds() / (WEEK_DAYS * DAY)))
-        shift = (lay.first_day + 3) % WEEK_DAYS  # 1970-01-01 was a Thursday; weeks start Monday
+        weeks, shift = self._weeks(), self._shift()
         same_s = _trailing_same_weekday(daily_s, weeks, shift)
         same_n = _trailing_same_weekday(daily_n, weeks, shift)
         month_s = trailing_sum(daily_s, weeks * WEEK_DAYS)
@@ -290,6 +295,41 @@ class Baseline:
         factor = (beta + same_s) / (beta + same_n * rate)
         known = same_n >= 2.5 * lay.per_period  # three same weekdays, give or take gaps
         return np.where(known, factor, 1.0), np.where(known, 1.0 / (beta + same_s), 0.0)
+
+    def _weekday_hours(
+        self, kept: Floats, use: Floats, rate: Floats, relvar: Floats
+    ) -> tuple[Floats, Floats]:
+        """Each slot's rate on its own weekday: the separable rate (slot profile x weekday
+        factor) times a factor ``e`` learnt from the same weekday-slot over the trailing
+        weeks. Per (row, slot, day).
+
+        ``e`` is a precision-weighted mean on the relative scale: the prior says 1 with
+        precision ``gamma``; the weeks say ``S / (n rate)`` with precision one over its
+        variance under the priors' over-dispersion, ``(1 + delta) / (n rate) + phi / n``
+        (four noisy Tuesdays say little; four busy ones a lot). The posterior variance is
+        the rate's added uncertainty, in the Poisson units ``fit`` scales."""
+        lay, p = self.layout, self.params
+        weeks, shift = self._weeks(), self._shift()
+        same_s = _trailing_same_weekday(self.per_slot(kept), weeks, shift)
+        same_n = _trailing_same_weekday(self.per_slot(use), weeks, shift)
+        known = same_n >= 2.5 * lay.per_slot  # three same weekday-hours, give or take gaps
+        n = np.maximum(same_n, 1.0)
+        spread = 1.0 + p.clump_prior + p.dispersion_prior * rate  # a bucket's var / mean
+        data_precision = 1.0 / (spread / (n * np.maximum(rate, 1e-12)))
+        said = same_s / (n * np.maximum(rate, 1e-12))
+        precision = p.weekday_hour_prior + data_precision
+        factor = (p.weekday_hour_prior + data_precision * said) / precision
+        # The separable rate's own uncertainty carries in as far as the prior weighs.
+        carried = (p.weekday_hour_prior / precision) ** 2 * relvar
+        added = 1.0 / (precision * spread)  # a CV^2, in the Poisson units ``fit`` scales
+        return np.where(known, rate * factor, rate), np.where(known, carried + added, relvar)
+
+    def _weeks(self) -> int:
+        return max(1, round(self.params.weekly_history.total_seconds() / (WEEK_DAYS * DAY)))
+
+    def _shift(self) -> int:
+        """Weekday of the first padded day (1970-01-01 was a Thursday; weeks start Monday)."""
+        return (self.layout.first_day + 3) % WEEK_DAYS
 
     def _dispersion(self, counts: Floats, mu: Floats, use: Floats) -> tuple[Floats, Floats]:
         """Method-of-moments ``(delta, phi)`` per period over the trailing window.
