@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import random
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -229,13 +229,20 @@ class DistributedSpider(RedisMixin, NewsSpider):
             request.meta[POLL], job, False, lambda: _none(NewsSpider.child_failed, self, failure)
         )
 
-    def parse_article(  # type: ignore[override]  # items carry their poll
+    async def parse_article(  # type: ignore[override]  # items carry their poll
         self, response: Any, job: SourceJob, entry: Any, canonical: str
-    ) -> list[PolledArticle]:
+    ) -> AsyncIterator[PolledArticle]:
         poll_id = response.meta[POLL]
-        return self._pages(
-            poll_id, lambda: NewsSpider.parse_article(self, response, job, entry, canonical)
-        )
+        try:
+            items = [
+                item
+                async for item in NewsSpider.parse_article(self, response, job, entry, canonical)
+            ]
+        except Exception:
+            logger.exception("poll %s: a page failed in the spider", poll_id)
+            items = []
+        for polled in self._polled(poll_id, items):
+            yield polled
 
     def article_failed(self, failure: Failure) -> list[PolledArticle]:  # type: ignore[override]
         poll_id = failure.request.meta[POLL]  # type: ignore[attr-defined]
@@ -278,6 +285,10 @@ class DistributedSpider(RedisMixin, NewsSpider):
         except Exception:
             logger.exception("poll %s: a page failed in the spider", poll_id)
             items = []
+        return self._polled(poll_id, items)
+
+    def _polled(self, poll_id: str, items: list[Any]) -> list[PolledArticle]:
+        """Items of one page of the poll; a page that gave none settles its share now."""
         if not items:
             self.recorder.settle(poll_id, 1)
         return [PolledArticle(item, poll_id) for item in items]
