@@ -270,7 +270,7 @@ def test_a_429_is_waited_out(setup: Setup) -> None:
     setup.gdelt.articles.append(Listed(url, "Peshmerga deploy", now - timedelta(days=1, hours=2)))
     setup.gdelt.script(Scripted(429, b"Please limit requests", {"Retry-After": "1"}))
     run = setup.backfill("--since", "3d")
-    assert "backfill:" not in run.err
+    assert "mediawatch: backfill:" not in run.err
     assert run.seconds >= 1.0
     assert setup.gdelt.queries[0] == setup.gdelt.queries[1]  # the same window, asked again
     assert url in setup.stored()
@@ -323,7 +323,7 @@ def test_source_limits_the_query_to_its_site_and_no_gdelt_asks_nothing(setup: Se
     assert [(r["source"], r["new"]) for r in rows if r["source"]] == [("Newsroom", 1)]
     setup.gdelt.reset()
     quiet = setup.backfill("--since", "2d", "--no-gdelt")
-    assert "not there yet" in quiet.err
+    assert "nothing to backfill" in quiet.err
     assert setup.gdelt.queries == []
     unknown = mediawatch(setup.config, "backfill", "--source", "Nowhere")
     assert unknown.code == 2

@@ -1,5 +1,9 @@
 """The finished backfill windows (table ``backfill_windows``, migration 0008): read before a
-run to skip them, written only once a window's articles are stored."""
+run to skip them, written only once a window's articles are stored.
+
+GDELT's rows are per cluster (``scope``: the ``--source`` or ""); a source's own walk (a
+Telegram channel's pages, a sitemap's entries) is recorded under the cluster ``@telegram``
+or ``@sitemap`` (``spiders.backfill.spans``) with the source's name as its scope."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from spiders.backfill.gdelt import Window
+from storage.models import Article, Source
 
 _metadata = sa.MetaData()
 
@@ -76,3 +81,28 @@ def still_to_do(planned: Iterable[Window], finished: Iterable[Window]) -> list[W
         if cursor < window.end:
             out.append(Window(cursor, window.end))
     return out
+
+
+def resume_post(session: Session, source: str, channel: str, moment: datetime) -> int | None:
+    """The id of ``source``'s oldest stored post of ``channel`` published at or after
+    ``moment``: where a walk resumes (``?before=`` it) past a stretch already finished."""
+    rows = session.execute(
+        sa.select(Article.url)
+        .join(Source, Article.source_id == Source.id)
+        .where(
+            Source.name == source,
+            Article.published_at >= moment,
+            Article.url.like(f"%/{channel}/%"),
+        )
+        .order_by(Article.published_at, Article.id)
+        .limit(20)
+    )
+    ids = [post_id for (url,) in rows if (post_id := _post_id(url, channel)) is not None]
+    return min(ids, default=None)
+
+
+def _post_id(url: str, channel: str) -> int | None:
+    head, _, number = url.rstrip("/").rpartition("/")
+    if not head.endswith(f"/{channel}") or not number.isdigit() or len(number) > 18:
+        return None
+    return int(number)
