@@ -23,7 +23,7 @@ def test_ships_sources_and_clusters() -> None:
     assert len(config.sources) >= 30
     assert 15 <= len(config.clusters) <= 20
     kinds = {source.kind for source in config.sources}
-    assert kinds == {"feed", "sitemap"}
+    assert kinds == {"feed", "sitemap", "telegram", "html"}
     urls = " ".join(source.url for source in config.sources)
     assert "hl=ar&gl=IQ&ceid=IQ:ar" in urls and "hl=en-US&gl=US&ceid=US:en" in urls
     assert "api.gdeltproject.org/api/v2/doc/doc" in urls and "mode=ArtList&format=rss" in urls
