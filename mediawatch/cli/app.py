@@ -6,14 +6,16 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from sqlalchemy import Engine
 
-from config.load import load_config
-from config.models import Config
 from logs.configure import LogFormat, configure_logging, mask_secrets
+
+if TYPE_CHECKING:  # the config and the database load on first use: `--help` stays quick
+    from sqlalchemy import Engine
+
+    from config.models import Config
 
 app = typer.Typer(
     name="mediawatch",
@@ -39,6 +41,8 @@ class AppState:
     @property
     def config(self) -> Config:
         if self._config is None:
+            from config.load import load_config
+
             self._config = load_config(self.config_path)
             # Before any command can log: libraries may log the secrets it points at.
             mask_secrets(self._config.secrets(os.environ))

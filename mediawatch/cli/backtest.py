@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from alerts.feedback import Precision
-from config.models import Config
 from mediawatch.cli.alerts import alerts_app
 from mediawatch.cli.app import state
 from mediawatch.cli.output import RowFormat, RowFormatOption, print_rows
+
+if TYPE_CHECKING:
+    from alerts.feedback import Precision
+    from config.models import Config
 
 
 @alerts_app.command("backtest")

@@ -5,16 +5,17 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from config.detection import DetectionConfig, parse_alarm_rate
-from config.load import config_path
-from config.models import Config
 from errors import ConfigError
 from mediawatch.cli.app import app, state
 from mediawatch.cli.output import RowFormat, TableOrJson, print_rows
+
+if TYPE_CHECKING:
+    from config.detection import DetectionConfig
+    from config.models import Config
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +71,7 @@ def detect(
     from alerts.spikes import SpikeParams
     from alerts.verdicts import policy_from_config
     from alerts.wording import how_often
+    from config.detection import parse_alarm_rate
 
     detection = _detection_config(app_state.config_path)
     changes: dict[str, object] = {}
@@ -115,11 +117,13 @@ def detect(
 
 def _detection_config(explicit: Path | None) -> DetectionConfig:
     """The [detection] of the config when there is one; the defaults when there is none."""
+    from config.detection import DetectionConfig
+    from config.load import config_path, load_config
+
     if not config_path(explicit).exists():
         if explicit is not None:
             raise ConfigError(f"{explicit}: config file not found")
         return DetectionConfig()
-    from config.load import load_config
 
     return load_config(explicit).detection
 

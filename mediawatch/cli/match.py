@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from mediawatch.cli.app import app, state
 from mediawatch.cli.output import TextOrJson
-from watchlist.matcher import ClusterVerdict
+
+if TYPE_CHECKING:
+    from watchlist.matcher import ClusterVerdict
 
 
 @app.command("match")

@@ -7,7 +7,6 @@ import signal
 
 import typer
 
-from config.load import config_path
 from mediawatch.cli.app import app, log_to_stdout, state
 
 
@@ -28,6 +27,8 @@ def run(ctx: typer.Context) -> None:
     app_state = state(ctx)
     log_format, log_level = log_to_stdout(ctx)
     config = app_state.config
+    from config.load import config_path
+
     path = config_path(app_state.config_path).resolve()
     engine = app_state.engine()
     service = Service(

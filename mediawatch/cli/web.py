@@ -6,9 +6,7 @@ import os
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 
-from config.web import WebConfig
 from mediawatch.cli.app import app, log_to_stdout, state
 
 
@@ -27,6 +25,9 @@ def web(
 
     Example: mediawatch --config config.toml web --listen 127.0.0.1:8080
     """
+    from pydantic import ValidationError
+
+    from config.web import WebConfig
     from mediawatch.web.serve import address, desk_server
 
     app_state = state(ctx)

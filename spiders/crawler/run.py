@@ -20,6 +20,7 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
@@ -29,11 +30,13 @@ from clock.moments import utcnow
 from config.models import Config, SourceConfig
 from errors import MediawatchError
 from spiders.crawler.jobs import SourceJob
-from spiders.crawler.store import ArticleStore
 from spiders.polling.polls import PollResult, record_poll
 from storage.engine import session_factory, transaction
 from storage.models import Source
 from storage.queries import due_sources, list_sources, sync_sources
+
+if TYPE_CHECKING:
+    from spiders.crawler.store import ArticleStore
 
 logger = logging.getLogger(__name__)
 
@@ -79,10 +82,6 @@ def run_crawl(
     """Crawl the due (or all enabled) sources, optionally only ``names``; never raises for
     a failing source (its error is in the summary and on its row). Each polled source is
     next due as ``spiders.polling.policy`` says, with a ``jitter()`` draw each."""
-    from spiders.crawler.news import NewsSpider
-    from spiders.crawler.process import prepare_spider
-    from spiders.crawler.settings import crawler_settings
-
     factory = session_factory(engine)
     try:
         with transaction(factory) as session:
@@ -98,6 +97,13 @@ def run_crawl(
     if not jobs:
         logger.info("nothing to crawl (%s)", "no source is due" if due_only else "no sources")
         return CrawlSummary(now, clock(), tuple(_missing(name) for name in missing))
+
+    # Scrapy, Twisted and the extractors load only when there is something to crawl: the
+    # service's tick starts a crawl process every few seconds, mostly with nothing due.
+    from spiders.crawler.news import NewsSpider
+    from spiders.crawler.process import prepare_spider
+    from spiders.crawler.settings import crawler_settings
+    from spiders.crawler.store import ArticleStore
 
     store = ArticleStore(factory, config.watchlist(), clock)
     settings = crawler_settings(config.crawl)
