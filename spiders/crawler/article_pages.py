@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from scrapy.http import Response, TextResponse
 
@@ -16,10 +17,12 @@ from spiders.crawler.items import ArticleItem
 from spiders.crawler.jobs import SourceJob
 from spiders.parsing.aggregators import clean_aggregator_title, entry_publisher, is_google_news_link
 from spiders.parsing.canonical import MAX_URL_LENGTH, prefer_canonical, site_of
-from spiders.parsing.extract import Extracted
 from spiders.parsing.feeds import FeedEntry
 from spiders.parsing.language import detect_language, normalise_language
 from spiders.parsing.telegram import ChannelPost
+
+if TYPE_CHECKING:  # the extractors load where pages are extracted (the workers)
+    from spiders.parsing.extract import Extracted
 
 logger = logging.getLogger(__name__)
 

@@ -31,8 +31,10 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from types import FrameType
+from typing import TYPE_CHECKING
 
-from spiders.parsing.extract import Extracted, extract_article
+if TYPE_CHECKING:  # the extractors load in the workers, not in the crawl's process
+    from spiders.parsing.extract import Extracted
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +82,8 @@ def extract_page(page: Page, limit: float) -> Extracted | Refused | None:
 
 
 def _extract(page: Page) -> Extracted | None:
+    from spiders.parsing.extract import extract_article
+
     return extract_article(
         page.body,
         page.url,
@@ -103,6 +107,8 @@ _SAMPLE = (
 def warm_up() -> None:
     """A worker's first extraction loads models and caches (language detection,
     trafilatura's); done on start, so the time limit measures pages, not the warm-up."""
+    from spiders.parsing.extract import extract_article
+
     extract_article(_SAMPLE, "https://warm-up.invalid/article")
 
 

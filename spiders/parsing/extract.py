@@ -3,14 +3,8 @@
 ``extract_article`` never raises for a bad page: undecodable, empty, hostile or
 text-less HTML gives None, and the caller falls back to the feed's title and summary.
 
-Bytes are decoded here, not by trafilatura: a BOM first; then bytes that are valid
-UTF-8 (and not plain ASCII) are UTF-8 whatever they declare (legacy-encoded text is
-practically never valid UTF-8, while pages re-encoded to UTF-8 keep a stale
-``charset=gb2312``); then the HTTP ``Content-Type`` charset, then ``<meta charset>``
-(via w3lib, with WHATWG aliases such as latin-1 -> windows-1252), then
-charset-normalizer's guess (which recognises undeclared windows-1256 Arabic).
-trafilatura would otherwise also inflate a gzip-looking body, which is the
-fetcher's business (and its size cap).
+Bytes are decoded by ``spiders.parsing.decoding``, not by trafilatura, which would
+otherwise also inflate a gzip-looking body (the fetcher's business, and its size cap).
 """
 
 from __future__ import annotations
@@ -23,22 +17,15 @@ from typing import Any
 from urllib.parse import urljoin
 
 import lxml.html
-from charset_normalizer import from_bytes
 from htmldate import find_date
 from trafilatura import bare_extraction
 from trafilatura.settings import Document
-from w3lib.encoding import html_to_unicode
 
 from clock.moments import utc
+from spiders.parsing.decoding import MAX_ELEMENTS, MAX_HTML_CHARS, decode_html
 from spiders.parsing.language import choose_language
 
 logger = logging.getLogger(__name__)
-
-MAX_HTML_CHARS = 4_000_000
-"""Longer pages are cut here before parsing (real articles are far smaller)."""
-
-MAX_ELEMENTS = 200_000
-"""Pages with more elements than this are refused (real articles have a few thousand)."""
 
 FAVOR_PRECISION = False
 FAVOR_RECALL = True
@@ -56,9 +43,6 @@ DATE_PARAMS = {
 URL): what the publisher states. A date found in the running text is a guess (a caption's
 "Nov. 6, 2019"), searched for separately and only when nothing better exists."""
 
-_LATIN_LOOKALIKES = frozenset(
-    ("cp1250", "cp1252", "cp1254", "cp1257", "latin_1", "iso8859_2", "iso8859_15", "mac_roman")
-)
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
 _PARSER = lxml.html.HTMLParser(
     collect_ids=False, default_doctype=False, remove_comments=True, remove_pis=True
@@ -103,17 +87,6 @@ def extract_article(
     except Exception as exc:  # hostile pages must not stop a crawl
         logger.warning("extraction failed for %s: %s: %s", url, type(exc).__name__, exc)
         return None
-
-
-def decode_html(html: bytes, content_type: str | None = None) -> str:
-    """``html`` as text (see the module doc for the order of the clues)."""
-    if not html.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")) and not html.isascii():
-        try:
-            return html.decode("utf-8")
-        except UnicodeDecodeError:
-            pass
-    _encoding, text = html_to_unicode(content_type, html, auto_detect_fun=_guess_encoding)
-    return text
 
 
 def _extract(
@@ -180,23 +153,6 @@ def parse_iso_date(value: str | None) -> datetime | None:
         return utc(moment)
     except OverflowError:
         return None
-
-
-def _guess_encoding(html: bytes) -> str | None:
-    try:
-        html.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    else:
-        return "utf-8"
-    sample = html if len(html) < 200_000 else html[:100_000] + html[-100_000:]
-    results = from_bytes(sample)
-    best = results.best()
-    if best is None:
-        return "cp1252"
-    if best.encoding in _LATIN_LOOKALIKES and any(r.encoding == "cp1252" for r in results):
-        return "cp1252"  # undeclared and ambiguous: the web's default, as browsers do
-    return str(best.encoding)
 
 
 def _rel_canonical(tree: Any, url: str) -> str | None:

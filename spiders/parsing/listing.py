@@ -22,7 +22,7 @@ from lxml import etree
 from lxml.cssselect import CSSSelector, SelectorError
 
 from spiders.parsing.canonical import MAX_URL_LENGTH, canonical_url, registrable_domain
-from spiders.parsing.extract import MAX_ELEMENTS, MAX_HTML_CHARS, decode_html
+from spiders.parsing.decoding import MAX_ELEMENTS, MAX_HTML_CHARS, decode_html
 from spiders.parsing.feeds import parse_feed_date
 
 logger = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ import lxml.html
 from lxml import etree
 
 from clock.moments import utc
-from spiders.parsing.extract import decode_html
+from spiders.parsing.decoding import decode_html
 
 CHANNEL_NAME = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 """A public channel's username as it appears in ``/s/CHANNEL`` and ``data-post``."""
