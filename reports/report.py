@@ -16,8 +16,7 @@ from reports.breakdowns import (
     SourceCount,
     co_occurrence,
     episodes,
-    languages,
-    top_sources,
+    sources_and_languages,
 )
 from reports.trends import Period, TrendRow, cluster_trends
 
@@ -59,13 +58,14 @@ def build_report(
     rows = tuple(cluster_trends(session, period, clusters))
     if not detail:
         return TrendReport(period, clusters, rows, now)
+    sources, languages = sources_and_languages(session, period, clusters)
     return TrendReport(
         period,
         clusters,
         rows,
         now,
-        top_sources=top_sources(session, period, clusters),
-        languages=languages(session, period, clusters),
+        top_sources=sources,
+        languages=languages,
         co_occurrence=tuple(co_occurrence(session, period, clusters)),
         episodes=tuple(episodes(session, period, clusters, episode_bucket)),
     )

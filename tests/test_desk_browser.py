@@ -15,18 +15,24 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
+import feedparser
 import pytest
+from sqlalchemy import Engine
 from support.alert_episodes import open_episode
 from support.browser import OpenTab, Watched, require_browser
 from support.newsroom import Article, Feed, Newsroom
 from support.newsroom_content import HOSTILE, STANDARD_SOURCES, build_standard, sources_toml
 from support.ports import free_port
 from support.processes import ROOT, mediawatch_output, start_mediawatch, stop, wait_for
+from support.report_archive import Archive
 
 from clock.moments import utcnow
+from config.load import load_config
+from mediawatch.web.pages_search import PAGE
 from storage.engine import make_engine, session_factory, transaction
+from watchlist.matcher import Watchlist
 
 SCREENSHOTS = ROOT / "docs" / "desk"
 HOSTILE_TITLE = (
@@ -36,6 +42,8 @@ HOSTILE_TITLE = (
 ARABIC_TITLE = "خلافات حول حقيبة وزارة الداخلية تؤخر تشكيل الحكومة العراقية"
 ENGLISH_TITLE = "Iran-backed factions press claim to Iraq's Interior Ministry"
 CLUSTER = "Interior Ministry"
+BULLETINS = PAGE + 5  # more than a page of search results
+FERRIES = "Ferries"
 NAV_PATHS = {"/", "/search", "/alerts", "/sources", "/watchlist"}
 CONFIG = """[storage]
 url = "sqlite:///{db}"
@@ -55,6 +63,10 @@ terms = ["Interior Ministry", "Ministry of Interior", "وزارة الداخلي
 [[clusters]]
 name = "Peshmerga"
 terms = ["Peshmerga"]
+
+[[clusters]]
+name = "Ferries"
+terms = ["ferry"]
 
 {sources}
 [[sources]]
@@ -88,6 +100,34 @@ def _hostile_story(room: Newsroom) -> str:
     )
     room.add_article(story)
     return room.add_feed(Feed(0, "/feeds/checkpoint.xml", "rss", "Checkpoint desk", [story]))
+
+
+def _port_news(engine: Engine, config: Path) -> None:
+    """Stored as the store stores them, without a source: ``BULLETINS`` port bulletins
+    three hours apart that no cluster mentions (a search for "bulletin" has a second page),
+    and ferry stories, one every other day for two weeks, then six from three publishers
+    within an hour three hours ago (a spike of the Ferries cluster)."""
+    archive = Archive(engine, Watchlist(load_config(config).clusters), {})
+    now = utcnow().replace(microsecond=0)
+    for number in range(1, BULLETINS + 1):
+        archive.add(
+            f"Basra port bulletin {number}",
+            f"Basra port traffic bulletin number {number}: six ships wait at the anchorage.",
+            now - timedelta(hours=3 * number),
+            publisher="port.example",
+        )
+    for day in range(2, 16, 2):
+        archive.add(
+            f"Shatt al-Arab ferry timetable, day {day}", "The ferry runs on time.",
+            now - timedelta(days=day), publisher="port.example",
+        )  # fmt: skip
+    rush = now.replace(minute=0, second=0) - timedelta(hours=3)
+    for number in range(6):
+        archive.add(
+            f"Ferry stranded on the Shatt al-Arab, report {number}",
+            f"A ferry ran aground near Basra; passengers wait ({number}).",
+            rush + timedelta(minutes=7 * number), publisher=f"ferry{number % 3}.example",
+        )  # fmt: skip
 
 
 def _answers(url: str) -> bool:
@@ -124,6 +164,7 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
     engine = make_engine(f"sqlite:///{folder / 'mediawatch.db'}")
     with transaction(session_factory(engine)) as session:
         open_episode(session, CLUSTER, utcnow().replace(minute=0, second=0, microsecond=0))
+    _port_news(engine, config)
     engine.dispose()
 
     url = f"http://127.0.0.1:{free_port()}/"
@@ -362,4 +403,105 @@ def test_an_episode_is_marked_and_a_cluster_muted_from_the_alerts_page(
     with page.expect_navigation():
         muted.get_by_role("button", name="Unmute").click()
     assert "No cluster is muted." in page.locator("main").inner_text()
+    tab.assert_clean()
+
+
+def _result_titles(tab: Watched) -> list[str]:
+    return [title.strip() for title in tab.page.locator("ol.results .title").all_inner_texts()]
+
+
+def test_search_pages_through_the_results_mediawatch_search_lists(desk: Desk, tab: Watched) -> None:
+    found = json.loads(
+        mediawatch_output(desk.config, "search", "bulletin", "--limit", "50", "--format", "json")
+    )
+    assert len(found) == BULLETINS
+    page = tab.page
+    _goto(tab, desk.at("/search?q=bulletin"))
+    first = _result_titles(tab)
+    assert page.locator('a[rel="prev"]').count() == 0
+    with page.expect_navigation():
+        page.locator('a[rel="next"]').click()
+    assert "page=2" in page.url
+    second = _result_titles(tab)
+    assert len(first) == PAGE and len(second) == BULLETINS - PAGE
+    assert not set(first) & set(second), "the next page repeats results"
+    assert first + second == [row["title"] for row in found]
+    assert page.locator('a[rel="next"]').count() == 0
+    with page.expect_navigation():
+        page.locator('a[rel="prev"]').click()
+    assert _result_titles(tab) == first
+    tab.assert_clean()
+
+
+def _backtest(desk: Desk, tab: Watched, name: str, terms: tuple[str, ...], since: str) -> str:
+    """Fill the watch-list page's draft form and submit it; the result sentence."""
+    page = tab.page
+    _goto(tab, desk.at("/watchlist"))
+    draft = page.locator("form.draft")
+    draft.locator('input[name="name"]').fill(name)
+    draft.locator('input[name="since"]').fill(since)
+    draft.locator('textarea[name="terms"]').fill("\n".join(terms))
+    with page.expect_navigation():
+        draft.get_by_role("button", name="Backtest").click()
+    return page.locator("#draft p.result").inner_text()
+
+
+def test_a_draft_rule_is_backtested_as_mediawatch_alerts_backtest_replays_a_cluster(
+    desk: Desk, tab: Watched
+) -> None:
+    """A draft with the terms of a configured cluster alerts when ``alerts backtest``
+    replays that cluster alerting; a draft that matches nothing would not have alerted."""
+    replayed = json.loads(
+        mediawatch_output(
+            desk.config, "alerts", "backtest", "--cluster", FERRIES, "--since", "7d",
+            "--format", "json",
+        )
+    )  # fmt: skip
+    opened = sorted({row["bucket"][:10] for row in replayed if row["kind"] == "open"})
+    assert opened, "the stranded ferry should open an episode"
+    page = tab.page
+    result = _backtest(desk, tab, "Ferry draft", ("ferry",), "7d")
+    assert result.startswith("This would have alerted on these days: ")
+    assert (
+        result.removeprefix("This would have alerted on these days: ").rstrip(".").split(", ")
+        == opened
+    )
+    events = [
+        [cell.strip() for cell in row.locator("td").all_inner_texts()]
+        for row in page.locator("#draft table tbody tr").all()
+    ]
+    assert [(e[0], e[1], int(e[2])) for e in events] == [
+        (row["bucket"][:16].replace("T", " "), row["kind"], row["stories"]) for row in replayed
+    ]
+    nothing = _backtest(desk, tab, "Nowhere draft", ("Zanzibar ferry",), "7d")
+    assert nothing.startswith("This would not have alerted since ")
+    assert page.locator("#draft table").count() == 0
+    # Nothing was saved: the configured cluster still has exactly what it had.
+    again = mediawatch_output(
+        desk.config, "alerts", "backtest", "--cluster", FERRIES, "--since", "7d",
+        "--format", "json",
+    )  # fmt: skip
+    assert json.loads(again) == replayed
+    tab.assert_clean()
+
+
+def test_a_cluster_page_links_an_atom_feed_that_feedparser_reads(desk: Desk, tab: Watched) -> None:
+    page = tab.page
+    _goto(tab, desk.at(f"/clusters/{quote(CLUSTER)}"))
+    link = page.get_by_role("link", name="Atom feed of new stories")
+    href = link.get_attribute("href")
+    assert href and href == page.locator(
+        'head link[rel="alternate"][type="application/atom+xml"]'
+    ).get_attribute("href")
+    answer = page.request.get(urljoin(page.url, href))
+    assert answer.status == 200
+    assert answer.headers["content-type"].startswith("application/atom+xml")
+    feed = feedparser.parse(answer.body(), response_headers=answer.headers)
+    assert feed.bozo == 0, feed.get("bozo_exception")
+    assert feed.version == "atom10"
+    titles = [entry.title for entry in feed.entries]
+    assert ENGLISH_TITLE in titles and ARABIC_TITLE in titles
+    assert not [title for title in titles if "bulletin" in title or "erry" in title]
+    shown = page.locator("ol.headlines > li > a").all_inner_texts()
+    assert set(shown) <= set(titles) | {HOSTILE_TITLE}, "a headline of the page is not in its feed"
     tab.assert_clean()

@@ -1,21 +1,41 @@
-"""``/api/v1`` against a real server over a real archive: the CLI's JSON shapes, the OpenAPI
-document every answer follows, and bad input as a 4xx JSON error, never a 500."""
+"""``/api/v1`` against a real server over a real archive, on SQLite and on PostgreSQL: the
+CLI's JSON shapes, the OpenAPI document every answer follows, and bad input as a 4xx JSON
+error, never a 500."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
-from support.web import ARABIC_TITLE, HOSTILE_TITLES, DeskArchive, RunningDesk, serve_desk
+from support.web import (
+    ARABIC_TITLE,
+    HOSTILE_TITLES,
+    DeskArchive,
+    RunningDesk,
+    build_desk_archive,
+    serve_desk,
+)
 
 from mediawatch.web.desk import Desk
+from storage.engine import session_factory, transaction
+from storage.models import Source
 
 API = "/api/v1"
+
+
+@pytest.fixture
+def desk_archive(tmp_path: Path, db_url: str, now: datetime) -> Iterator[DeskArchive]:
+    """The desk's archive on each database (``running_desk`` serves this one here)."""
+    built = build_desk_archive(tmp_path, db_url, now)
+    yield built
+    built.engine.dispose()
 
 
 def answer_schema(doc: dict[str, Any], path: str, status: int) -> dict[str, Any]:
@@ -116,9 +136,28 @@ def test_episodes_and_sources_are_the_cli_rows(desk_archive: DeskArchive, cli) -
         assert [row["cluster"] for row in episodes] == ["PMF"]
         status, sources = follows_document(desk, f"{API}/sources")
         assert status == 200
-        health = cli("--config", config, "sources", "status", "--format", "json")
-        assert sources == json.loads(health.out)
+        health = json.loads(cli("--config", config, "sources", "status", "--format", "json").out)
+        assert [{column: row[column] for column in health[0]} for row in sources] == health
         assert [row["name"] for row in sources] == ["Rudaw", "Shafaq"]
+
+
+def test_sources_say_their_kind_and_a_telegram_channel(
+    running_desk: RunningDesk, desk_archive: DeskArchive
+) -> None:
+    with transaction(session_factory(desk_archive.engine)) as session:
+        session.add(
+            Source(
+                name="PMF channel", url="https://t.me/s/pmf_media", kind="telegram",
+                enabled=True, interval_seconds=900, next_poll_at=desk_archive.now,
+                created_at=desk_archive.now, consecutive_failures=0, healthy=True,
+            )
+        )  # fmt: skip
+    status, sources = follows_document(running_desk, f"{API}/sources")
+    assert status == 200
+    by_name = {row["name"]: row for row in sources}
+    assert by_name["PMF channel"]["kind"] == "telegram"
+    assert by_name["PMF channel"]["channel"] == "https://t.me/pmf_media"
+    assert (by_name["Rudaw"]["kind"], by_name["Rudaw"]["channel"]) == ("feed", None)
 
 
 def test_an_article_with_its_story(running_desk: RunningDesk, desk_archive: DeskArchive) -> None:

@@ -1,6 +1,7 @@
-"""The desk's pages over a real server and an archive stored as the store stores it: each
-page shows what a user expects, hostile titles stay text, Arabic reads right-to-left, the
-search page agrees with ``mediawatch search`` and the forms change the database (with CSRF)."""
+"""The desk's pages over a real server and an archive stored as the store stores it, on
+SQLite and on PostgreSQL: each page shows what a user expects, hostile titles stay text,
+Arabic reads right-to-left, the search page agrees with ``mediawatch search`` and the forms
+change the database (with CSRF)."""
 
 from __future__ import annotations
 
@@ -22,13 +23,14 @@ import pytest
 import uvicorn
 from sqlalchemy import select
 from support.ports import free_port
-from support.report_archive import config_toml, make_archive
+from support.report_archive import CLUSTERS, Archive, config_toml, make_archive
 
 from config.load import load_config
 from mediawatch.web.app import create_app
 from mediawatch.web.desk import Desk
 from storage.engine import make_engine, session_factory, transaction
 from storage.models import AlertEpisode, ClusterMute, Mention, Source
+from watchlist.matcher import Watchlist
 
 pytestmark = pytest.mark.slow
 
@@ -90,11 +92,11 @@ class Site:
 
 
 @pytest.fixture
-def site(tmp_path: Path, sqlite_url: str, cli) -> Iterator[Site]:
+def site(tmp_path: Path, db_url: str, cli) -> Iterator[Site]:
     config_file = tmp_path / "config.toml"
-    config_file.write_text(config_toml(sqlite_url), encoding="utf-8")
+    config_file.write_text(config_toml(db_url), encoding="utf-8")
     assert cli("--config", str(config_file), "init").code == 0
-    engine = make_engine(sqlite_url)
+    engine = make_engine(db_url)
     archive = make_archive(engine)
     day = NOW - timedelta(hours=3)
     ids = {
@@ -142,7 +144,7 @@ def site(tmp_path: Path, sqlite_url: str, cli) -> Iterator[Site]:
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.02)
     assert server.started, "the desk did not start"
-    yield Site(Browser(f"http://127.0.0.1:{port}"), config_file, sqlite_url, ids)
+    yield Site(Browser(f"http://127.0.0.1:{port}"), config_file, db_url, ids)
     server.should_exit = True
     thread.join(timeout=10)
     engine.dispose()
@@ -185,6 +187,30 @@ def test_cluster_page_shows_trend_headlines_copies_and_exports(site: Site) -> No
     assert site.browser.get("/clusters/PMF/report.png").body.startswith(b"\x89PNG")
     assert site.browser.get("/clusters/Nobody").status == 404
     assert site.browser.get("/clusters/PMF?since=yesterday-ish").status == 400
+
+
+def test_cluster_headlines_most_carried_first_with_every_copy_folded(site: Site) -> None:
+    """One headline per story, the most widely carried first; the headline is the story's
+    first article in the period, and its copies fold under it, even one from before."""
+    engine = make_engine(site.engine_url)
+    archive = Archive(engine, Watchlist(CLUSTERS), {})
+    body = "The PMF summit opened in Baghdad."
+    original = archive.add("PMF summit opens", body, NOW - timedelta(days=20))
+    for title, days, publisher in (("wire", 2, "y.example"), ("radio", 1, "z.example")):
+        archive.add(
+            f"PMF summit opens ({title})", body, NOW - timedelta(days=days),
+            publisher=publisher, copy_of=original,
+        )  # fmt: skip
+    engine.dispose()
+    page = site.browser.get("/clusters/PMF?since=14d").text
+    headlines = re.findall(r'<ol class="headlines">(.*?)</ol>\s*</section>', page, re.S)[0]
+    items = headlines.split("\n<li>")[1:]
+    titles = [re.findall(r'dir="[a-z]+">([^<]+)</(?:a|span)>', item)[0] for item in items]
+    assert titles[:2] == ["PMF summit opens (wire)", html.escape(SCRIPT, quote=False)]
+    assert len(titles) == len(set(titles))  # one per story
+    summit = items[0]
+    assert "2 more copies (2 publishers)" in summit
+    assert summit.index("PMF summit opens</a>") < summit.index("PMF summit opens (radio)</a>")
 
 
 def test_cluster_page_names_the_clusters_reported_together(site: Site) -> None:
@@ -289,6 +315,38 @@ def test_sources_page_says_what_went_wrong(site: Site) -> None:
         "the address is gone (not found) (HTTP 404): HTTP 404 &lt;b&gt;Not Found&lt;/b&gt;" in page
     )
     assert "failing" in page and "not polled yet" in page
+
+
+ROW_NAME = r'<th scope="row">([^<]+)(?:<div[^>]*>[^<]*</div>)?</th>'
+
+
+def test_sources_page_names_each_kind_and_links_a_telegram_channel(site: Site) -> None:
+    engine = make_engine(site.engine_url)
+    with transaction(session_factory(engine)) as session:
+        for name, url, kind in (
+            ("PMF channel", "https://t.me/s/pmf_media", "telegram"),
+            ("Shafaq sitemap", "https://shafaq.example/sitemap.xml", "sitemap"),
+            ("INA listing", "https://ina.example/news", "html"),
+        ):
+            session.add(
+                Source(
+                    name=name, url=url, kind=kind, enabled=True, interval_seconds=900,
+                    next_poll_at=NOW, created_at=NOW, consecutive_failures=0, healthy=True,
+                )
+            )  # fmt: skip
+    engine.dispose()
+    page = site.browser.get("/sources").text
+    kinds = {
+        name: re.sub(r"<[^>]+>", " ", cell).split()
+        for name, cell in re.findall(ROW_NAME + r'\s*<td class="kind[^"]*">(.*?)</td>', page)
+    }
+    assert kinds["Rudaw"] == ["RSS/Atom", "feed"]
+    assert kinds["Shafaq sitemap"] == ["sitemap"]
+    assert kinds["INA listing"] == ["HTML", "listing", "page"]
+    assert kinds["PMF channel"] == ["Telegram", "channel", "@pmf_media"]
+    assert (
+        '<a href="https://t.me/pmf_media" rel="noopener noreferrer nofollow">@pmf_media</a>' in page
+    )
 
 
 def test_watchlist_match_and_draft_backtest(site: Site) -> None:

@@ -25,11 +25,13 @@ from clock.periods import check_bucket_count, parse_moment
 from errors import ConfigError
 from mediawatch.web import api_models as shapes
 from mediawatch.web.desk import Desk, desk, session
+from mediawatch.web.source_kinds import telegram_channel
 from reports.activity import recent_activity
 from reports.buckets import WIDTH
 from reports.report import build_report
 from reports.trends import Period
 from storage.models import Article
+from storage.queries import list_sources
 from storage.source_health import SOURCE_COLUMNS, source_health_rows
 
 logger = logging.getLogger(__name__)
@@ -138,8 +140,21 @@ def episodes(
 
 @router.get("/sources", response_model=list[shapes.SourceHealth])
 def sources(the_desk: DeskDep, db: SessionDep) -> list[dict[str, Any]]:
-    """Each source's health (``sources status --format json``)."""
-    return [_json_row(row, SOURCE_COLUMNS) for row in source_health_rows(db, the_desk.now())]
+    """Each source's health (``sources status --format json``), with its kind and, for a
+    telegram source, its channel's address."""
+    stored = {source.name: source for source in list_sources(db)}
+    rows = []
+    for row in source_health_rows(db, the_desk.now()):
+        source = stored[row["name"]]
+        channel = telegram_channel(source.kind, source.url)
+        rows.append(
+            {
+                **_json_row(row, SOURCE_COLUMNS),
+                "kind": source.kind,
+                "channel": channel[1] if channel else None,
+            }
+        )
+    return rows
 
 
 @router.get("/articles/{article_id}", response_model=shapes.ArticleDetail)

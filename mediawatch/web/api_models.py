@@ -74,7 +74,7 @@ class Episode(Shape):
 
 
 class SourceHealth(Shape):
-    """``sources status --format json``."""
+    """``sources status --format json``, with the source's kind and Telegram channel."""
 
     name: str
     healthy: bool
@@ -86,6 +86,11 @@ class SourceHealth(Shape):
     failures: int
     articles_per_day: float
     error: str
+    kind: str
+    """What the source reads (``[[sources]] kind``): ``feed`` (RSS/Atom), ``sitemap``,
+    ``telegram`` (a channel's web preview) or ``html`` (a listing page)."""
+    channel: str | None
+    """A telegram source's channel (``https://t.me/NAME``); null for the other kinds."""
 
 
 class Copy(Shape):

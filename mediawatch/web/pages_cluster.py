@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from archive.stories import story_articles
 from clock.periods import check_bucket_count, parse_moment
 from errors import ConfigError
 from mediawatch.web.desk import Desk, desk, session
@@ -75,22 +76,19 @@ def cluster_report(the_desk: Desk, db: Session, name: str, period: Period) -> Tr
 
 
 def stories(db: Session, cluster: str, period: Period) -> list[Story]:
-    """The top headlines of the period, one per story, each with its other copies."""
+    """The top headlines of the period, one per story, each with its other copies (the
+    whole story's, in or out of the period): two queries for the headlines, one for all
+    their stories' articles."""
     headlines = top_headlines(db, cluster, period.since, period.until, HEADLINES)
+    articles = story_articles(db, [headline.story for headline in headlines])
     found = []
     for headline in headlines:
-        first = db.scalars(
-            select(Article).where(Article.url == headline.url).order_by(Article.id).limit(1)
-        ).first()
+        story = articles[headline.story]
+        first = next((article for article in story if article.url == headline.url), None)
         if first is None:
             continue
-        story = first.story_id or first.id
-        copies = db.scalars(
-            select(Article)
-            .where(or_(Article.story_id == story, Article.id == story), Article.id != first.id)
-            .order_by(Article.seen_at, Article.id)
-        ).all()
-        found.append(Story(headline, first.language, tuple(copies)))
+        copies = tuple(article for article in story if article.id != first.id)
+        found.append(Story(headline, first.language, copies))
     return found
 
 

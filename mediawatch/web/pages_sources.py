@@ -1,5 +1,6 @@
-"""``/sources``: each source's health, last poll, next due, its error in plain words and
-its articles per day (the rows of ``mediawatch sources status``)."""
+"""``/sources``: each source's kind, health, last poll, next due, its error in plain words
+and its articles per day (the rows of ``mediawatch sources status``); a Telegram source
+links its channel."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from clock.durations import format_duration
 from mediawatch.web.desk import desk, session
+from mediawatch.web.source_kinds import kind_words, telegram_channel
 from mediawatch.web.views import render
 from storage.models import Source
 from storage.queries import articles_per_source, list_sources
@@ -56,6 +58,9 @@ def plain_words(source: Source) -> str:
 @dataclass(frozen=True)
 class SourceRow:
     source: Source
+    kind: str
+    channel: tuple[str, str] | None
+    """``("@NAME", URL)`` for a telegram source."""
     words: str
     articles_per_day: float
     interval: str
@@ -67,6 +72,8 @@ def source_rows(db: Session, now: datetime) -> list[SourceRow]:
     return [
         SourceRow(
             source=source,
+            kind=kind_words(source.kind),
+            channel=telegram_channel(source.kind, source.url),
             words=plain_words(source),
             articles_per_day=round(per_source.get(source.id, 0) / DAYS, 1),
             interval=format_duration(timedelta(seconds=source.interval_seconds)),
