@@ -107,6 +107,8 @@ class Article(Base):
     """When the story happened for counting: published_at, or fetched_at if unknown/future."""
     extracted: Mapped[bool] = mapped_column(Boolean, default=True)
     """False when the page could not be had and the feed's title/summary stand in."""
+    views: Mapped[int | None] = mapped_column(Integer)
+    """A Telegram post's view count as its page showed it when fetched (None elsewhere)."""
     title_hash: Mapped[str | None] = mapped_column(String(64))
     simhash: Mapped[int | None] = mapped_column(BigInteger)
     """64-bit SimHash of the text, stored signed."""

@@ -111,7 +111,9 @@ def test_export_writes_the_contract_fields(cli, write_config, sqlite_url, tmp_pa
         "text",
         "clusters",
         "duplicate_of",
+        "views",
     }
+    assert records[0]["views"] is None  # a page, not a Telegram post
     assert records[0]["title"] == "الحشد الشعبي"
     assert records[0]["clusters"] == ["PMF"]
     assert records[0]["published_at"] == "2026-11-20T09:30:00Z"

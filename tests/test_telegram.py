@@ -293,6 +293,8 @@ def test_each_post_is_an_article_with_the_posts_own_fields(crawled: Crawled) -> 
     assert curfew["source"] == "Iraq Watch Channel"
     assert curfew["published_at"] == _ago(5).isoformat() + "Z"
     assert curfew["language"] == "en"
+    assert curfew["views"] == 1200  # as the post's page showed it ("1.2K")
+    assert stored[f"{base}/iraqwatch/109"]["views"] is None  # its page showed none
     assert stored[f"{base}/iraqwatch/103"]["text"] == "Rocket attack reported near Baghdad airport"
     assert stored[f"{base}/iraqwatch/108"]["published_at"] is None  # fetched_at stands in
     ours = {url for url in stored if url.startswith(f"{base}/iraqwatch/")}

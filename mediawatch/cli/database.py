@@ -84,6 +84,7 @@ def export(
                     "text": article.text if article.text is not None else article.summary,
                     "clusters": article_clusters(article),
                     "duplicate_of": article.duplicate_of.url if article.duplicate_of else None,
+                    "views": article.views,
                 }
                 stream.write(json.dumps(record, ensure_ascii=False) + "\n")
     finally:

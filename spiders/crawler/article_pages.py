@@ -145,5 +145,6 @@ def post_item(
         language=normalise_language(job.language) or detect_language(post.text),
         published_at=published,
         extracted=True,
+        views=post.views,
         listed_url=url,
     )

@@ -26,6 +26,8 @@ class ArticleItem:
     published_at: datetime | None = None
     extracted: bool = True
     """False when the page could not be had or extracted and the feed's fields stand in."""
+    views: int | None = None
+    """A Telegram post's view count, as its page showed it."""
     listed_url: str | None = None
     """The (canonical) URL the source listed and the page was fetched from, when known.
     When it differs from ``url`` (the page's ``rel=canonical`` or final redirect URL),

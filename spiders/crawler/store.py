@@ -336,6 +336,7 @@ class ArticleStore:
             fetched_at=item.fetched_at,
             seen_at=entry.fingerprint.seen_at,
             extracted=item.extracted,
+            views=item.views,
             title_hash=entry.fingerprint.title_hash,
             simhash=entry.fingerprint.simhash,
         )
