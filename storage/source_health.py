@@ -13,6 +13,7 @@ from storage.queries import articles_per_source, list_sources
 
 SOURCE_COLUMNS = (
     "name",
+    "kind",
     "healthy",
     "last_poll",
     "result",
@@ -32,6 +33,7 @@ def source_health_rows(session: Session, now: datetime) -> list[dict[str, Any]]:
     return [
         {
             "name": source.name,
+            "kind": source.kind,
             "enabled": source.enabled,
             "healthy": source.healthy,
             "last_poll": source.last_polled_at,

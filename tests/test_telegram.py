@@ -339,6 +339,7 @@ def test_hostile_channels_are_recorded_not_fatal(crawled: Crawled) -> None:
     assert f"{crawled.room.base()}/broken/1" in urls
     for name in ("tg iraqwatch", "tg huge", "tg nopreview", "tg relay3"):
         assert name in crawled.status  # `sources status` shows channels like feeds
+    assert crawled.status["tg iraqwatch"]["kind"] == "telegram"
     broken = crawled.status["tg nopreview"]
     assert broken["result"] == "error" and "preview" in str(broken["error"])
     assert int(broken["failures"]) >= 1  # type: ignore[call-overload]
