@@ -25,7 +25,7 @@ from spiders.crawler.run import source_job
 from spiders.distributed.frontier import FrontierKeys, Ticket
 from storage.engine import transaction
 from storage.models import Source
-from storage.queries import source_is_due
+from storage.queries import due_early, source_is_due
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +36,8 @@ def claim_due_sources(
     session: Session, config: Config, now: datetime, lease: timedelta, limit: int | None = None
 ) -> list[Ticket]:
     """Claim the enabled sources due at ``now`` (soonest first): one ticket each."""
-    query = select(Source).where(source_is_due(now)).order_by(Source.next_poll_at).limit(limit)
+    due = source_is_due(now, due_early(config.service.tick))
+    query = select(Source).where(due).order_by(Source.next_poll_at).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     configured = {source.name: source for source in config.sources}

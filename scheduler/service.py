@@ -32,7 +32,7 @@ from scheduler.lock import ServiceLock, retry_seconds
 from scheduler.metrics import ServiceMetrics, serve_health
 from storage.engine import is_sqlite, rowcount, session_factory, transaction
 from storage.models import Article, Poll, Source
-from storage.queries import source_is_due
+from storage.queries import due_early, source_is_due
 
 if TYPE_CHECKING:
     from scheduler.queue import SourceQueue
@@ -308,8 +308,10 @@ class Service:
 
     def _due_lags(self, now: datetime) -> list[float]:
         with self.sessions() as session:
-            rows = session.scalars(select(Source.next_poll_at).where(source_is_due(now))).all()
-        return [(now - due).total_seconds() for due in rows]
+            early = due_early(self.config.service.tick)
+            due = source_is_due(now, early)
+            rows = session.scalars(select(Source.next_poll_at).where(due)).all()
+        return [max(0.0, (now - due).total_seconds()) for due in rows]
 
     def _count_polls(self, *where: ColumnElement[bool]) -> int:
         """Count the polls ``where`` selects in the metrics; returns their new articles."""

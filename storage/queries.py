@@ -92,14 +92,25 @@ def list_sources(session: Session, *, enabled_only: bool = False) -> list[Source
     return list(session.scalars(query))
 
 
-def source_is_due(now: datetime) -> ColumnElement[bool]:
-    """The one "source is due" condition: enabled, and its ``next_poll_at`` has come."""
-    return and_(Source.enabled.is_(True), Source.next_poll_at <= now)
+def source_is_due(now: datetime, early: timedelta = timedelta(0)) -> ColumnElement[bool]:
+    """The one "source is due" condition: enabled, and its ``next_poll_at`` has come, or
+    comes within ``early`` (``due_early``: the service polls at its ticks, and a source is
+    best polled at the tick nearest its time, not at the first one after it)."""
+    return and_(Source.enabled.is_(True), Source.next_poll_at <= now + early)
 
 
-def due_sources(session: Session, now: datetime, names: Sequence[str] = ()) -> list[Source]:
-    """Enabled sources whose ``next_poll_at`` has come, soonest first."""
-    query = select(Source).where(source_is_due(now)).order_by(Source.next_poll_at)
+def due_early(tick: timedelta) -> timedelta:
+    """How early a source counts as due when polls happen every ``tick``: half of it, so
+    each poll lands at the tick nearest its due time (never more than half a tick early or
+    late) instead of up to a whole tick late."""
+    return tick / 2
+
+
+def due_sources(
+    session: Session, now: datetime, names: Sequence[str] = (), early: timedelta = timedelta(0)
+) -> list[Source]:
+    """Enabled sources due at ``now`` (``source_is_due``), soonest first."""
+    query = select(Source).where(source_is_due(now, early)).order_by(Source.next_poll_at)
     if names:
         query = query.where(Source.name.in_(names))
     return list(session.scalars(query))

@@ -15,6 +15,7 @@ from storage.migrate import current_revision, head_revision, require_current, up
 from storage.models import Article, Mention, Source
 from storage.queries import (
     article_clusters,
+    due_early,
     due_sources,
     iter_articles,
     known_urls,
@@ -180,3 +181,25 @@ def test_deleting_an_article_removes_its_mentions(migrated_engine: Engine, now: 
         session.execute(Article.__table__.delete())
     with factory() as session:
         assert session.scalars(select(Mention)).all() == []
+
+
+def test_a_source_is_polled_at_the_tick_nearest_its_due_time(
+    migrated_engine: Engine, now: datetime
+) -> None:
+    """Polls happen at the service's ticks. A source due 10 s after a tick of a 30 s tick
+    is polled at that tick, not 30 s late at the next; one due 20 s after waits for the
+    next (never more than half a tick early). Without this a 1-minute source was polled
+    every 90 s (a finished poll schedules the next a few seconds past a tick)."""
+    factory = session_factory(migrated_engine)
+    tick = timedelta(seconds=30)
+    with transaction(factory) as session:
+        sync_sources(session, [Spec("soon", "https://a.example/rss"),
+                               Spec("later", "https://b.example/rss")], now, tick)  # fmt: skip
+    with transaction(factory) as session:
+        for name, after in (("soon", 10), ("later", 20)):
+            row = session.scalars(select(Source).where(Source.name == name)).one()
+            row.next_poll_at = now + timedelta(seconds=after)
+    with factory() as session:
+        assert due_early(tick) == timedelta(seconds=15)
+        assert [s.name for s in due_sources(session, now, early=due_early(tick))] == ["soon"]
+        assert due_sources(session, now) == []  # without the early margin: none yet

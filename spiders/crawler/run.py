@@ -19,7 +19,7 @@ import logging
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, select
@@ -33,7 +33,7 @@ from spiders.crawler.jobs import SourceJob
 from spiders.polling.polls import PollResult, record_poll
 from storage.engine import session_factory, transaction
 from storage.models import Source
-from storage.queries import due_sources, list_sources, sync_sources
+from storage.queries import due_early, due_sources, list_sources, sync_sources
 
 if TYPE_CHECKING:
     from spiders.crawler.store import ArticleStore
@@ -90,7 +90,8 @@ def run_crawl(
         logger.info("sources were synced by another crawl meanwhile")
     configured = {source.name: source for source in config.sources}
     with factory() as session:
-        rows = _pick(session, due_only=due_only, names=names, now=now)
+        early = due_early(config.service.tick)
+        rows = _pick(session, due_only=due_only, names=names, now=now, early=early)
         jobs = [source_job(row, configured.get(row.name), config) for row in rows]
         picked = {row.name for row in rows}
     missing = [name for name in names if name not in picked and not due_only]
@@ -136,9 +137,11 @@ def run_crawl(
     return CrawlSummary(now, finished, tuple(summaries))
 
 
-def _pick(session: Session, *, due_only: bool, names: Sequence[str], now: datetime) -> list[Source]:
+def _pick(
+    session: Session, *, due_only: bool, names: Sequence[str], now: datetime, early: timedelta
+) -> list[Source]:
     if due_only:
-        return due_sources(session, now, names)
+        return due_sources(session, now, names, early)
     rows = list_sources(session, enabled_only=True)
     return [row for row in rows if not names or row.name in names]
 
