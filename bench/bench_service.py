@@ -218,6 +218,7 @@ def main() -> None:
     parser.add_argument("--every", default="15m")
     parser.add_argument("--mode", choices=("sqlite", "distributed"), default="sqlite")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--log", type=Path, help="keep the processes' logs in this file")
     args = parser.parse_args()
     interval = parse_every(args.every)
 
@@ -240,12 +241,13 @@ def main() -> None:
         db0, redis0 = server_cpu(engine, tag) if args.mode == "distributed" else (0.0, 0.0)
         started_at = datetime.utcnow()
         started = time.monotonic()
-        commands = [[*mw, "--log-level", "WARNING", "run"]]
+        level = "INFO" if args.log else "WARNING"
+        commands = [[*mw, "--log-level", level, "run"]]
         if args.mode == "distributed":
-            commands += [[*mw, "--log-level", "WARNING", "worker"]] * args.workers
+            commands += [[*mw, "--log-level", level, "worker"]] * args.workers
+        log = args.log.open("w") if args.log else subprocess.DEVNULL
         processes = [
-            subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            for command in commands
+            subprocess.Popen(command, env=env, stdout=log, stderr=log) for command in commands
         ]
         time.sleep(args.minutes * 60)
         db1, redis1 = server_cpu(engine, tag) if args.mode == "distributed" else (0.0, 0.0)
