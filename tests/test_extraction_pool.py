@@ -6,6 +6,9 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from spiders.crawler.extraction import Extraction, Page, Refused, extract_page
 from spiders.parsing.extract import Extracted
@@ -36,12 +39,22 @@ def slow_page() -> Page:
     return page(ARTICLE.format(paragraphs="<table>" + cells * 3000 + "</table>"))
 
 
+T = TypeVar("T")
+
+
+def run_loop(coroutine: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run`` in a thread of its own: the test process may hold a running loop
+    already (the browser tests' Playwright), and the spider awaits in a loop of its own."""
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, coroutine).result()
+
+
 def run(extraction: Extraction, *pages: Page) -> list[Extracted | Refused | None]:
     async def all_of() -> list[Extracted | Refused | None]:
         return list(await asyncio.gather(*(extraction.extract(p) for p in pages)))
 
     try:
-        return asyncio.run(all_of())
+        return run_loop(all_of())
     finally:
         extraction.close()
 
@@ -86,7 +99,7 @@ def test_a_dead_worker_costs_its_page_and_the_next_page_is_extracted() -> None:
         return lost, await extraction.extract(article())
 
     try:
-        lost, next_page = asyncio.run(scenario())
+        lost, next_page = run_loop(scenario())
     finally:
         extraction.close()
     assert isinstance(lost, Refused)
