@@ -50,6 +50,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 from bench_distributed import POSTGRES, REDIS, server_cpu  # noqa: E402
 
+from bench.archive import scratch_schema  # noqa: E402
+
 SAMPLE_SECONDS = 3.0
 TICK_SECONDS = 10
 
@@ -117,20 +119,15 @@ def percentile_from_histogram(metrics: str, name: str, q: float) -> float | None
 
 @contextmanager
 def database(mode: str, tmp: Path, tag: str) -> Iterator[str]:
-    """The storage URL: a SQLite file, or a scratch PostgreSQL schema dropped afterwards."""
+    """The storage URL: a SQLite file, or a scratch PostgreSQL schema dropped afterwards
+    (``bench.archive.scratch_schema``) whose connections carry ``tag`` as their name."""
     if mode == "sqlite":
         yield f"sqlite:///{tmp / 'bench.db'}"
         return
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES.replace("postgresql://", "postgresql+psycopg://"))
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{POSTGRES}?options=-csearch_path%3D{schema}&application_name={tag}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with scratch_schema(POSTGRES, "bench_service") as url:
+        if url is None:
+            raise SystemExit("distributed mode needs PostgreSQL")
+        yield f"{url}&application_name={tag}"
 
 
 def write_config(path: Path, url: str, args: argparse.Namespace, port: int, metrics: int) -> None:

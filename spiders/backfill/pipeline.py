@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from spiders.backfill.gdelt import Window
 from spiders.backfill.ledger import record_windows
-from spiders.crawler.store import ArticleStore
+from spiders.crawler.store_pipeline import StoreBound
 from storage.engine import error_reason, transaction
 
 logger = logging.getLogger(__name__)
@@ -36,18 +36,8 @@ class PageDone:
     found: int
 
 
-class LedgerPipeline:
-    def __init__(self, store: ArticleStore) -> None:
-        self.store = store
-
-    @classmethod
-    def from_crawler(cls, crawler: Any) -> LedgerPipeline:
-        from scrapy.exceptions import NotConfigured
-
-        store = crawler.settings.get("MEDIAWATCH_STORE")
-        if store is None:
-            raise NotConfigured("MEDIAWATCH_STORE is not set")
-        return cls(store)
+class LedgerPipeline(StoreBound):
+    """Records a walked page in the ledger once the store has written its posts."""
 
     def process_item(self, item: Any, spider: Any = None) -> Any:
         if not isinstance(item, PageDone):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Self
 
 from spiders.crawler.items import ArticleItem
 from spiders.crawler.store import ArticleStore
@@ -11,7 +11,24 @@ from spiders.crawler.store import ArticleStore
 logger = logging.getLogger(__name__)
 
 
-class StorePipeline:
+class StoreBound:
+    """A Scrapy pipeline that works on the crawl's one ``ArticleStore`` (the setting
+    ``MEDIAWATCH_STORE``); without the setting it is not configured."""
+
+    def __init__(self, store: ArticleStore) -> None:
+        self.store = store
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> Self:
+        from scrapy.exceptions import NotConfigured
+
+        store = crawler.settings.get("MEDIAWATCH_STORE")
+        if store is None:
+            raise NotConfigured("MEDIAWATCH_STORE is not set")
+        return cls(store)
+
+
+class StorePipeline(StoreBound):
     """Scrapy item pipeline around a ready ``ArticleStore``.
 
     Wiring (the crawl command does this)::
@@ -22,18 +39,6 @@ class StorePipeline:
     Items must be ``spiders.crawler.items.ArticleItem``; anything else passes through untouched.
     Per-source counts are in ``store.counts[source_name]`` (new, duplicates, known, failed);
     the spider's close flushes. Without the setting the pipeline is not configured."""
-
-    def __init__(self, store: ArticleStore) -> None:
-        self.store = store
-
-    @classmethod
-    def from_crawler(cls, crawler: Any) -> StorePipeline:
-        from scrapy.exceptions import NotConfigured
-
-        store = crawler.settings.get("MEDIAWATCH_STORE")
-        if store is None:
-            raise NotConfigured("MEDIAWATCH_STORE is not set")
-        return cls(store)
 
     def open_spider(self, spider: Any = None) -> None:
         self.store.open()
