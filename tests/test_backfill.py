@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from support.backfill_sites import WORDS
 from support.gdelt_server import GdeltServer, Listed, Scripted
 from support.newsroom import Article, Newsroom, Reply, html_escape, page
 from support.processes import Run, mediawatch, start_mediawatch, wait_for
@@ -174,14 +175,6 @@ def setup(tmp_path: Path) -> object:
 
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
-
-
-WORDS = (
-    "talks", "border", "ministry", "oil", "budget", "salaries", "checkpoint", "convoy",
-    "drone", "village", "road", "bridge", "election", "court", "parliament", "governor",
-    "refugees", "camp", "water", "dam", "wheat", "prices", "protest", "strike", "militia",
-    "patrol", "airport", "tribe", "council", "report", "witness", "hospital", "school",
-)  # fmt: skip
 
 
 def _article(room: Newsroom, path: str, title: str, published: datetime, host: int = 0) -> str:

@@ -22,7 +22,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from clock.moments import utcnow
@@ -42,14 +41,14 @@ from spiders.backfill.progress import Progress, Step, silent
 from spiders.backfill.spans import source_span
 from spiders.backfill.walks import Walk, plan_walks, record_sitemaps
 from spiders.crawler.jobs import SourceJob
-from spiders.crawler.run import source_job
+from spiders.crawler.run import source_job, sync_configured_sources
 from spiders.crawler.store import ArticleStore
 from spiders.parsing.canonical import registrable_domain
 from spiders.parsing.feeds import FeedEntry
 from spiders.parsing.telegram import channel_of
 from storage.engine import session_factory, transaction
 from storage.models import Source
-from storage.queries import list_sources, sync_sources
+from storage.queries import list_sources
 
 logger = logging.getLogger(__name__)
 
@@ -129,11 +128,7 @@ def run_backfill(
     if source is not None and source not in configured:
         raise ConfigError(f"unknown source: {source} (see `mediawatch sources list`)")
     factory = session_factory(engine)
-    try:
-        with transaction(factory) as session:
-            sync_sources(session, config.sources, now, config.crawl.min_interval * 3)
-    except IntegrityError:  # a crawl added the same new source a moment ago
-        logger.info("sources were synced by another run meanwhile")
+    sync_configured_sources(config, factory, now)
     with factory() as session:
         jobs = _jobs(session, config, source)
         walks, already = plan_walks(session, jobs, now, since, config.detection.lookback)

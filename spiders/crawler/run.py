@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from clock.moments import utcnow
 from config.models import Config, SourceConfig
@@ -83,11 +83,7 @@ def run_crawl(
     a failing source (its error is in the summary and on its row). Each polled source is
     next due as ``spiders.polling.policy`` says, with a ``jitter()`` draw each."""
     factory = session_factory(engine)
-    try:
-        with transaction(factory) as session:
-            sync_sources(session, config.sources, now, config.crawl.min_interval * 3)
-    except IntegrityError:  # another crawl added the same new source a moment ago
-        logger.info("sources were synced by another crawl meanwhile")
+    sync_configured_sources(config, factory, now)
     configured = {source.name: source for source in config.sources}
     with factory() as session:
         early = due_early(config.service.tick)
@@ -135,6 +131,16 @@ def run_crawl(
             summaries.append(_summary(result, decision.next_poll_at))
     summaries.extend(_missing(name) for name in missing)
     return CrawlSummary(now, finished, tuple(summaries))
+
+
+def sync_configured_sources(config: Config, factory: sessionmaker[Session], now: datetime) -> None:
+    """The sources table made to match the config (as ``init`` does), so a source added to
+    config.toml is crawled (or backfilled) without running ``init`` again."""
+    try:
+        with transaction(factory) as session:
+            sync_sources(session, config.sources, now, config.crawl.min_interval * 3)
+    except IntegrityError:  # another run added the same new source a moment ago
+        logger.info("sources were synced by another run meanwhile")
 
 
 def _pick(
