@@ -68,8 +68,10 @@ class SpikeParams:
     doc); without it they are taken at face value."""
     peak_score: float = 1.0
     """Buckets scoring above this (a model tail below 0.1) are the peaks the tail is fitted on."""
-    peak_prior: float = 20.0
-    """The model's own tail is worth this many peaks: with few, calibration changes little."""
+    peak_prior: float = 5.0
+    """The model's own tail is worth this many runs of peaks: few, since a run is one
+    burst and a month holds only a handful (at 20, a burst that came back every three
+    days was still news after two months)."""
 
     @classmethod
     def from_config(

@@ -64,20 +64,25 @@ def calibrated_tail(
     fitted on the trailing ``calibration_window``: the excess as a generalised Pareto
     (the limit law of peaks over a threshold, Pickands-Balkema-de Haan; moments, shape
     clipped to [-0.25, 0.45]), both shrunk toward the model's own tail with
-    ``peak_prior`` pseudo-peaks. The calibrated tail of a peak is
+    ``peak_prior`` pseudo-runs. The calibrated tail of a peak is
     ``rate * GPD_survival(s - u)``; below ``u`` the model tail is scaled by the same
     rate ratio (those buckets are never spikes at sane thresholds).
 
-    ``sample`` marks the unflagged buckets, ``flagged`` the flagged ones. Flagged
-    buckets stay out, as they stay out of the baseline, unless the window holds more
-    of them than the budget allows (``FLAG_EXCESS`` times the threshold's share, and
-    at least ``MIN_EXCESS_FLAGS``): then bursts are this series' way, not news, and
-    they are peaks like the others (as a lasting level shift becomes the new normal).
-    Peaks in a row are one burst, one onset: the rate counts runs of peaks (the extremal
-    index of the series, by the runs estimator), so the per-bucket threshold stays a
-    budget of onsets for series whose bursts last. The result is never below the model's
-    own tail: calibration only corrects the model where the series is wilder than it
-    thinks."""
+    Peaks in a row are one burst, one onset, and the budget is of onsets: the fit is on
+    runs of peaks, each counted once where it ends, with its highest excess (runs
+    declustering). A run is flagged when its highest bucket is, so the tail of run maxima
+    is what the threshold meets; fitted on every peak of a run, a series whose surprises
+    last looked tamer than it is.
+
+    ``sample`` marks the unflagged buckets, ``flagged`` the flagged ones. A flagged burst
+    still happened: it counts as a run, its excess censored at the threshold's (so one
+    real story cannot teach the series that stories are its habit). Left out, the fit
+    only saw the bursts that fell short and went on flagging a burst that kept coming
+    back. When the window holds more flags than the budget allows (``FLAG_EXCESS`` times
+    the threshold's share, and at least ``MIN_EXCESS_FLAGS``), bursts are this series'
+    way, not news, and they count uncensored (as a lasting level shift becomes the new
+    normal). The result is never below the model's own tail: calibration only corrects
+    the model where the series is wilder than it thinks."""
     c = calibration
     u = c.peak_score
     scores = score(tail)
@@ -90,16 +95,16 @@ def calibrated_tail(
     )
     weight = sample + flagged * too_many
 
-    n, k = trailing(weight), trailing(weight * eligible)
-    s1, s2 = trailing(weight * excess), trailing(weight * excess * excess)
+    # Flags the budget allows count as runs, censored at the threshold (see above).
+    censored = flagged * (1.0 - too_many)
+    cap = max(-math.log10(c.threshold) - u, 0.0)
+    excess = np.where(censored > 0, np.minimum(excess, cap), excess)
+    weight = weight + censored
+    runs_ended, run_max = run_maxima(eligible, excess, weight)
+    n, k = trailing(weight), trailing(runs_ended)
+    s1, s2 = trailing(run_max), trailing(run_max * run_max)
     k0, q0, m0 = c.peak_prior, 10.0**-u, 1.0 / math.log(10)
-    # Peaks come in runs (a burst lasts several buckets) but a run is one onset: the
-    # extremal index, runs over peaks (the runs estimator), turns the rate of peaks into
-    # the rate of onsets the budget is about. Shrunk toward 1, no clustering.
-    first = eligible & ~np.concatenate([np.zeros_like(eligible[..., :1]), eligible[..., :-1]], -1)
-    runs = trailing(weight * first)
-    onsets_per_peak = (runs + k0) / (k + k0)
-    rate = onsets_per_peak * (k + k0) / (n + k0 / q0)
+    rate = (k + k0) / (n + k0 / q0)
     out = np.minimum(1.0, tail * rate / q0)
     over = scores > u
     kk = k[over] + k0
@@ -111,6 +116,29 @@ def calibrated_tail(
     # Only ever more cautious than the model: a series whose peaks are rarer than the
     # model says keeps the model's verdicts (the budget is a bound, not a quota).
     return np.maximum(out, tail)
+
+
+def run_maxima(peaks: NDArray[np.bool_], excess: Floats, weight: Floats) -> tuple[Floats, Floats]:
+    """Per bucket along the last axis: 1 where a run of ``peaks`` ends, and there the
+    run's highest ``excess`` among its buckets of positive ``weight`` (0 elsewhere, and
+    for a run with none: buckets left out stay out). A run is counted where it
+    ends, so a trailing sum over whole earlier periods never reads a run still going on."""
+    flat = peaks.reshape(-1, peaks.shape[-1])
+    before = np.zeros_like(flat[:, :1])
+    starts = flat & ~np.concatenate([before, flat[:, :-1]], axis=1)
+    ends = flat & ~np.concatenate([flat[:, 1:], before], axis=1)
+    ended = np.zeros(flat.shape)
+    maxima = np.zeros(flat.shape)
+    kept = weight.reshape(flat.shape)[flat] > 0
+    if kept.size:
+        # Runs never cross rows (a row's first bucket starts a run), so, in row-major
+        # order, each run is one contiguous stretch of the peaks' values.
+        first = np.flatnonzero(starts[flat])
+        values = np.where(kept, excess.reshape(flat.shape)[flat], 0.0)
+        counted = np.logical_or.reduceat(kept, first)
+        ended[ends] = counted
+        maxima[ends] = np.where(counted, np.maximum.reduceat(values, first), 0.0)
+    return ended.reshape(peaks.shape), maxima.reshape(peaks.shape)
 
 
 def variance_inflation(
