@@ -37,6 +37,7 @@ import numpy as np
 from alerts.spikes import detect_spikes
 from bench import nab, synthetic
 from bench.baselines import NAB_WINDOW, NAB_Z_THRESHOLD, windowed_gaussian
+from config.detection import DetectionConfig
 
 CLUSTERS = 200
 HOURS = 365 * 24
@@ -222,23 +223,46 @@ def bench_null_set(workdir: Path) -> None:
     for label, bucket in BUCKETS.items():
         _null_set(workdir, "leaked", bucket, label)
     _null_set(workdir, "reprints", timedelta(hours=1), "hourly")
+    for label in ("5-minute", "hourly"):
+        _null_set(workdir, "leaked", BUCKETS[label], label, wander=WANDER)
 
 
-def _null_set(workdir: Path, clumps: synthetic.Clumps, bucket: timedelta, label: str) -> None:
+WANDER = 0.5
+"""The stress test's drifting rate: a log-rate sd of 0.5 (hours 1.6 times as busy or as
+quiet as usual are one sd), remembering for hours as real news days do. The budget is
+the bound to compare with: the model knows no drift, only its calibration sees it."""
+
+
+def _null_set(
+    workdir: Path, clumps: synthetic.Clumps, bucket: timedelta, label: str, wander: float = 0.0
+) -> None:
     rng = np.random.default_rng(12)
     share, (low, high) = synthetic.CLUMPS[clumps]
-    target = "target < 0.1/cluster-week" if clumps == "leaked" else "a stress test"
+    stress = clumps != "leaked" or wander > 0
+    target = "a stress test" if stress else "target < 0.1/cluster-week"
+    drifting = (
+        f", a rate drifting for hours (log-rate sd {wander:g},"
+        f" {synthetic.WANDER_MEMORY.total_seconds() / 3600:g} h memory)"
+        if wander
+        else ""
+    )
+    budget = DetectionConfig().false_alarms
     print(
         f"\nSynthetic null set, {label} buckets: {NULL_SERIES} series x {NULL_WEEKS} weeks,"
         f" negative-binomial with day/night profile and {clumps} wire clumps ({low}-{high}"
-        f" extra stories for {share:.0%} of stories; {target})"
+        f" extra stories for {share:.0%} of stories){drifting}; {target}"
+        + (
+            f", against the budget {budget} = {budget.count * WEEK / budget.per:.2f}/week"
+            if wander
+            else ""
+        )
     )
     onsets = dict.fromkeys(LEVELS, 0)
     series = dict.fromkeys(LEVELS, 0)
     for i in range(NULL_SERIES):
         level = LEVELS[i % len(LEVELS)]
-        rows = synthetic.null_series(rng, NULL_WEEKS, bucket, level, clumps=clumps)
-        path = workdir / f"null-{clumps}-{label}-{i}.csv"
+        rows = synthetic.null_series(rng, NULL_WEEKS, bucket, level, clumps=clumps, wander=wander)
+        path = workdir / f"null-{clumps}-{label}-{wander:g}-{i}.csv"
         synthetic.write_csv(path, rows)
         onsets[level] += len(mediawatch_onsets(path))
         series[level] += 1

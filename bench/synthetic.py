@@ -49,6 +49,8 @@ CLUMPS: dict[str, tuple[float, tuple[int, int]]] = {
 SLOT = timedelta(minutes=5)
 SLOTS_PER_HOUR = 12
 START = datetime(2025, 1, 6)  # a Monday
+WANDER_MEMORY = timedelta(hours=6)
+"""How long a wandering rate remembers: the e-folding time of its AR(1) log-rate."""
 
 
 def day_profile(slot_hours: np.ndarray, weekday: np.ndarray) -> np.ndarray:
@@ -66,11 +68,14 @@ def null_series(
     level: Level | float = "mid",
     start: datetime = START,
     clumps: Clumps = "leaked",
+    wander: float = 0.0,
 ) -> list[Row]:
     """A series with no anomaly: ``(bucket start, stories)`` for ``weeks`` weeks.
 
     ``level`` is a named level or a mean number of stories per hour. ``bucket`` must
     be a whole number of 5-minute slots dividing the series evenly (5m, 1h, 1d do).
+    ``wander`` (a stress test) lets the rate drift for hours at a time, as real news
+    days do: a log-rate with that standard deviation and ``WANDER_MEMORY``.
     """
     per_hour = LEVEL_PER_HOUR[level] if isinstance(level, str) else float(level)
     slots = weeks * 7 * 24 * SLOTS_PER_HOUR
@@ -79,6 +84,8 @@ def null_series(
     slot_hours = (index % (24 * SLOTS_PER_HOUR)) / SLOTS_PER_HOUR
     weekday = (index // (24 * SLOTS_PER_HOUR)) % 7
     mean = per_hour / SLOTS_PER_HOUR * day_profile(slot_hours, weekday)
+    if wander > 0:
+        mean = mean * np.exp(_drift(rng, slots, wander) - wander**2 / 2)
     counts = rng.poisson(rng.gamma(DISPERSION, mean / DISPERSION)).astype(np.int64)
     counts += _wire_clumps(rng, counts, clumps)
     totals = counts.reshape(-1, per_bucket).sum(axis=1)
@@ -145,3 +152,16 @@ def _wire_clumps(rng: np.random.Generator, counts: np.ndarray, kind: Clumps) -> 
         slots = first + rng.integers(0, SLOTS_PER_HOUR, size=size)
         np.add.at(extra, slots[slots < len(counts)], 1)
     return extra
+
+
+def _drift(rng: np.random.Generator, slots: int, sd: float) -> np.ndarray:
+    """A stationary AR(1) log-rate per slot with standard deviation ``sd``."""
+    keep = float(np.exp(-SLOT / WANDER_MEMORY))
+    shocks = rng.normal(0.0, sd * np.sqrt(1 - keep**2), slots)
+    shocks[0] = rng.normal(0.0, sd)
+    drift = np.empty(slots)
+    level = 0.0
+    for i, shock in enumerate(shocks):  # 16k slots for 8 weeks: a loop is fine
+        level = keep * level + shock
+        drift[i] = level
+    return drift
