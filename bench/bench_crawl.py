@@ -22,6 +22,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -88,7 +89,9 @@ class CrawlRun:
     fixed: float
     """The fixed cost of a crawl process (interpreter, Scrapy, reactor): an all-304 run."""
     cpu: float
-    """CPU seconds of the crawl process and its extraction workers."""
+    """CPU seconds of the crawl process and its extraction workers (and forkserver)."""
+    own_cpu: float
+    """CPU seconds of the crawl process alone (Scrapy, feeds, dedupe, matching, the store)."""
     errors: int
 
     @property
@@ -105,19 +108,53 @@ def crawl_once(feeds: list[str], workers: int | None) -> CrawlRun:
     with tempfile.TemporaryDirectory() as folder:
         config = write_config(Path(folder), feeds, workers)
         mediawatch(config, "init")
-        before = _children_cpu()
-        seconds, out = mediawatch(config, "crawl", "--once", "--format", "json")
-        cpu = _children_cpu() - before
+        cpu = ProcessTreeCpu()
+        seconds, out = mediawatch(config, "crawl", "--once", "--format", "json", cpu=cpu)
         rows = json.loads(out)
         fixed, _ = mediawatch(config, "crawl", "--once", "--format", "json")
     stored = sum(row["new"] + row["duplicates"] for row in rows)
     errors = sum(row["status"] == "error" for row in rows)
-    return CrawlRun(stored, seconds, fixed, cpu, errors)
+    return CrawlRun(stored, seconds, fixed, cpu.total, cpu.own, errors)
 
 
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+class ProcessTreeCpu:
+    """CPU seconds of a process (exact, from ``wait4``) and of its descendants: the
+    forkserver's extraction workers are not reaped by the crawl, so ``RUSAGE_CHILDREN``
+    misses them; they are read from /proc every ``INTERVAL`` while they run (a reading is
+    at most one interval late, when a worker is idle anyway)."""
+
+    INTERVAL = 0.1
+
+    def __init__(self) -> None:
+        self.own = 0.0
+        self._descendants: dict[int, float] = {}
+
+    @property
+    def total(self) -> float:
+        return self.own + sum(self._descendants.values())
+
+    def follow(self, root: int, exited: threading.Event) -> None:
+        """Sample ``root``'s descendants until ``exited`` is set."""
+        while not exited.wait(self.INTERVAL):
+            self.sample(root)
+
+    def sample(self, root: int) -> None:
+        parents: dict[int, int] = {}
+        times: dict[int, float] = {}
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:  # gone meanwhile
+                continue
+            pid = int(stat.parent.name)
+            parents[pid] = int(fields[1])
+            times[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        for pid, cpu in times.items():
+            ancestor = parents[pid]
+            while ancestor not in (root, 0, 1) and ancestor in parents:
+                ancestor = parents[ancestor]
+            if ancestor == root:
+                self._descendants[pid] = max(cpu, self._descendants.get(pid, 0.0))
 
 
 def all_cores_ceiling(pages: list[tuple[str, bytes, str | None]], workers: int) -> float:
@@ -135,16 +172,35 @@ def _extract_one(page: tuple[str, bytes, str | None]) -> bool:
     return extract_article(page[1], page[0]) is not None
 
 
-def mediawatch(config: Path, *args: str) -> tuple[float, str]:
+def mediawatch(config: Path, *args: str, cpu: ProcessTreeCpu | None = None) -> tuple[float, str]:
+    """Seconds and stdout of one CLI run; ``cpu`` follows its processes' CPU time."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("MEDIAWATCH_DB_URL", None)
     started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "mediawatch", "--config", str(config), "--log-level", "ERROR",
-         *args],
-        capture_output=True, text=True, cwd=ROOT, env=env, check=True,
-    )  # fmt: skip
-    return time.perf_counter() - started, done.stdout
+    with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "mediawatch", "--config", str(config), "--log-level", "ERROR",
+             *args],
+            stdout=stdout, stderr=stderr, cwd=ROOT, env=env,
+        )  # fmt: skip
+        exited = threading.Event()
+        if cpu is not None:
+            sampler = threading.Thread(target=cpu.follow, args=(process.pid, exited))
+            sampler.start()
+        _pid, status, usage = os.wait4(process.pid, 0)  # the exit, to the moment
+        seconds = time.perf_counter() - started
+        exited.set()
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if cpu is not None:
+            sampler.join()
+            cpu.own = usage.ru_utime + usage.ru_stime
+        stdout.seek(0)
+        stderr.seek(0)
+        if process.returncode:
+            raise subprocess.CalledProcessError(
+                process.returncode, args, stdout.read(), stderr.read()
+            )
+        return seconds, stdout.read().decode()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -171,7 +227,8 @@ def main(argv: list[str] | None = None) -> int:
             f"  {label:<27} {run.stored} stored, {run.errors} feed errors in {run.seconds:.1f}s:"
             f" {run.rate:.1f} articles/s end to end, {run.steady:.1f} steady (less the"
             f" {run.fixed:.1f}s of an all-304 crawl); {run.cpu / max(run.stored, 1):.3f}"
-            " CPU-s per article"
+            f" CPU-s per article ({run.own_cpu / max(run.stored, 1):.3f} in the crawl's own"
+            f" process, {(run.cpu - run.own_cpu) / max(run.stored, 1):.3f} in its workers)"
         )
     print(f"  peak memory of one crawl process {peak_mb:.0f} MB (workers not included)")
     from spiders.parsing.extract import extract_article

@@ -1,5 +1,7 @@
 """Article pages extracted in worker processes: the same answers as in-process, and a page
-that is too slow or a worker that dies costs that page only (``spiders.crawler.extraction``)."""
+that is too slow or a worker that dies costs that page only (``spiders.crawler.extraction``).
+The dedupe hashes and mentions a worker computes are stored exactly as the store's own
+(``spiders.crawler.analysis``)."""
 
 from __future__ import annotations
 
@@ -8,10 +10,25 @@ import os
 import signal
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
-from spiders.crawler.extraction import Extraction, Page, Refused, extract_page
-from spiders.parsing.extract import Extracted
+from sqlalchemy import select
+from support.store_items import StandInWatchlist
+
+from spiders.crawler.extraction import ExtractedArticle, Extraction, Page, Refused, extract_page
+from spiders.crawler.items import ArticleItem
+from spiders.crawler.store import ArticleStore
+from spiders.crawler.tidy import normalise_item
+from spiders.parsing.language import DETECTOR_LANGUAGES, _identifier
+from storage.engine import make_engine, session_factory
+from storage.migrate import upgrade
+from storage.models import Article, Mention
+from watchlist.mentions import mention_rows
+
+Result = ExtractedArticle | Refused | None
 
 ARTICLE = """<html lang="en"><head><title>Militias press for the Interior Ministry</title>
 <meta property="article:published_time" content="2026-11-20T08:30:00Z"></head>
@@ -49,8 +66,8 @@ def run_loop(coroutine: Coroutine[Any, Any, T]) -> T:
         return thread.submit(asyncio.run, coroutine).result()
 
 
-def run(extraction: Extraction, *pages: Page) -> list[Extracted | Refused | None]:
-    async def all_of() -> list[Extracted | Refused | None]:
+def run(extraction: Extraction, *pages: Page) -> list[Result]:
+    async def all_of() -> list[Result]:
         return list(await asyncio.gather(*(extraction.extract(p) for p in pages)))
 
     try:
@@ -63,12 +80,12 @@ def test_workers_extract_what_the_crawl_process_would() -> None:
     pages = [article(n) for n in (3, 8, 20)]
     inline = [extract_page(p, 0) for p in pages]
     pooled = run(Extraction(workers=2, limit=30), *pages)
-    assert all(isinstance(result, Extracted) for result in inline)
+    assert all(isinstance(result, ExtractedArticle) for result in inline)
     assert pooled == inline
     first = inline[0]
-    assert isinstance(first, Extracted)
-    assert first.title == "Militias press for the Interior Ministry"
-    assert "Popular Mobilization Forces" in first.text
+    assert isinstance(first, ExtractedArticle)
+    assert first.extracted.title == "Militias press for the Interior Ministry"
+    assert "Popular Mobilization Forces" in first.extracted.text
 
 
 def test_a_page_over_the_time_limit_is_refused_and_the_others_are_not() -> None:
@@ -76,19 +93,19 @@ def test_a_page_over_the_time_limit_is_refused_and_the_others_are_not() -> None:
     slow, *others = results
     assert isinstance(slow, Refused)
     assert "longer than 0.3s" in slow.why
-    assert all(isinstance(result, Extracted) for result in others)
+    assert all(isinstance(result, ExtractedArticle) for result in others)
 
 
 def test_the_time_limit_holds_inline_too() -> None:
     result = extract_page(slow_page(), 0.3)
     assert isinstance(result, Refused)
-    assert isinstance(extract_page(article(), 0.3), Extracted)
+    assert isinstance(extract_page(article(), 0.3), ExtractedArticle)
 
 
 def test_a_dead_worker_costs_its_page_and_the_next_page_is_extracted() -> None:
     extraction = Extraction(workers=1, limit=0)
 
-    async def scenario() -> tuple[Extracted | Refused | None, Extracted | Refused | None]:
+    async def scenario() -> tuple[Result, Result]:
         doomed = asyncio.ensure_future(extraction.extract(slow_page()))
         await asyncio.sleep(0.5)  # the worker is busy with the slow page
         pool = extraction._pool
@@ -104,4 +121,84 @@ def test_a_dead_worker_costs_its_page_and_the_next_page_is_extracted() -> None:
         extraction.close()
     assert isinstance(lost, Refused)
     assert "died" in lost.why
-    assert isinstance(next_page, Extracted)
+    assert isinstance(next_page, ExtractedArticle)
+
+
+def test_workers_match_with_the_watch_list_they_were_given() -> None:
+    pooled = run(Extraction(workers=1, limit=30, matcher=StandInWatchlist()), article())
+    inline = extract_page(article(), 0, StandInWatchlist())
+    assert pooled == [inline]
+    assert isinstance(inline, ExtractedArticle) and inline.analysis is not None
+    page_fields = (inline.extracted.title, inline.extracted.text, inline.extracted.description)
+    assert inline.analysis.mentions == mention_rows(StandInWatchlist(), *page_fields)
+    assert set(inline.analysis.mentions) == {
+        ("Interior Ministry", "Interior Ministry"),
+        ("PMF", "Popular Mobilization Forces"),
+    }
+    assert inline.analysis.simhash is not None and inline.analysis.title_hash is not None
+
+
+def stored(tmp_path: Path, name: str, items: list[ArticleItem], now: datetime) -> list[tuple]:
+    """Each article's row and mention rows, as a store that was handed ``items`` wrote them."""
+    engine = make_engine(f"sqlite:///{tmp_path / name}.db")
+    upgrade(engine)
+    store = ArticleStore(session_factory(engine), StandInWatchlist(), lambda: now)
+    for item in items:
+        store.add(item)
+    store.close()
+    with session_factory(engine)() as session:
+        rows = [
+            (
+                a.url,
+                a.title,
+                a.text,
+                a.summary,
+                a.title_hash,
+                a.simhash,
+                a.story_id,
+                a.duplicate_of_id,
+            )
+            for a in session.scalars(select(Article).order_by(Article.id))
+        ]
+        mentions = [(m.article_id, m.cluster, m.term, m.hits, m.seen_at, m.story_id)
+                    for m in session.scalars(select(Mention).order_by(Mention.id))]  # fmt: skip
+    engine.dispose()
+    return [*rows, *mentions]
+
+
+def test_an_article_analysed_in_a_worker_is_stored_as_the_store_would_store_it(
+    tmp_path: Path,
+) -> None:
+    """Hashes and mentions from the worker, or from the store itself: the same rows. An
+    analysis that does not describe the item (its text changed since) is not used."""
+    now = datetime(2026, 11, 20, 12)
+    items = []
+    for number, paragraphs in enumerate((3, 8, 8, 20)):  # the two 8s: copies of one story
+        done = extract_page(
+            replace(article(paragraphs), feed_title="Feed title", feed_summary="\x00 Summary  "),
+            0,
+            StandInWatchlist(),
+        )
+        assert isinstance(done, ExtractedArticle) and done.analysis is not None
+        items.append(ArticleItem(
+            url=f"https://news.example/{number}", source_name="Desk", publisher="news.example",
+            fetched_at=now, title=" " + done.extracted.title, text=done.extracted.text + "\x01",
+            summary="\x00 Summary  ", analysis=done.analysis,
+        ))  # fmt: skip
+    # The store takes the worker's analysis for these (tidied, they are what it describes).
+    assert all(i.analysis and i.analysis.describes(normalise_item(i)) for i in items)
+    by_worker = stored(tmp_path, "worker", items, now)
+    by_store = stored(tmp_path, "store", [replace(i, analysis=None) for i in items], now)
+    assert by_worker == by_store
+    assert any(row[1:3] == ("Interior Ministry", "Interior Ministry") for row in by_worker)
+    assert [row[-1] for row in by_worker[:4]] == [None, 1, 1, 1]  # copies of one story
+    stale = [replace(i, text="Another text entirely, about Hashd.") for i in items]
+    assert stored(tmp_path, "stale", stale, now) == stored(
+        tmp_path, "stale_store", [replace(i, analysis=None) for i in stale], now
+    )
+
+
+def test_language_tags_are_checked_without_loading_the_model() -> None:
+    """The crawl's process checks each article's language tag; the labels are written out
+    so that it need not load the detector's model, and must be the model's."""
+    assert frozenset(str(label) for label in _identifier().nb_classes) == DETECTOR_LANGUAGES

@@ -7,12 +7,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from scrapy.http import Response, TextResponse
 
 from clock.moments import plausible
-from spiders.crawler.extraction import Page, Refused
+from spiders.crawler.analysis import article_fields
+from spiders.crawler.extraction import ExtractedArticle, Page, Refused
 from spiders.crawler.items import ArticleItem
 from spiders.crawler.jobs import SourceJob
 from spiders.parsing.aggregators import clean_aggregator_title, entry_publisher, is_google_news_link
@@ -20,9 +20,6 @@ from spiders.parsing.canonical import MAX_URL_LENGTH, prefer_canonical, site_of
 from spiders.parsing.feeds import FeedEntry
 from spiders.parsing.language import detect_language, normalise_language
 from spiders.parsing.telegram import ChannelPost
-
-if TYPE_CHECKING:  # the extractors load where pages are extracted (the workers)
-    from spiders.parsing.extract import Extracted
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +38,8 @@ def page_to_extract(response: Response, job: SourceJob, entry: FeedEntry) -> Pag
         content_type=content_type.decode("latin-1") if content_type else None,
         # The feed's exact time is the best witness (``published_at``): no page search.
         date_from_text=entry.published is None,
+        feed_title=_entry_title(entry),
+        feed_summary=entry.summary,
     )
 
 
@@ -50,15 +49,16 @@ def article_item(
     entry: FeedEntry,
     canonical: str,
     clock: Callable[[], datetime],
-    extracted: Extracted | Refused | None,
+    extraction: ExtractedArticle | Refused | None,
 ) -> ArticleItem:
     """The article on ``response``, the page of ``entry`` (listed as ``canonical``), from
     what extraction made of it (``spiders.crawler.extraction``)."""
     url = canonical
-    if isinstance(extracted, Refused):
-        return fallback_item(job, entry, url, extracted.why, clock)
-    if extracted is None:
+    if isinstance(extraction, Refused):
+        return fallback_item(job, entry, url, extraction.why, clock)
+    if extraction is None:
         return fallback_item(job, entry, url, "no main text could be extracted", clock)
+    extracted = extraction.extracted
     try:
         final = prefer_canonical(response.url, extracted.canonical_url)
     except ValueError:
@@ -66,19 +66,21 @@ def article_item(
     if len(final) > MAX_URL_LENGTH:  # beyond what the archive's URL index can hold
         logger.info("source %s: %s: its canonical URL is too long; kept as listed", job.name, url)
         final = url
+    title, text, summary = article_fields(extracted, _entry_title(entry), entry.summary)
     return ArticleItem(
         url=final,
         source_name=job.name,
         publisher=entry_publisher(entry, final, site_of(final)),
         fetched_at=clock(),
-        title=extracted.title or _entry_title(entry),
-        text=extracted.text,
-        summary=entry.summary or extracted.description,
+        title=title,
+        text=text,
+        summary=summary,
         author=extracted.author or entry.author,
         language=extracted.language or entry.language or job.language,
         published_at=published_at(entry, extracted.published_at, extracted.text_date),
         extracted=True,
         listed_url=canonical,
+        analysis=extraction.analysis,
     )
 
 

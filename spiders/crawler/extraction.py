@@ -4,13 +4,15 @@ Extraction (trafilatura, language detection) is CPU-bound Python: done on the re
 thread it serialises the crawl on one core while the network waits. ``Extraction`` hands
 each page to a pool of worker processes (``[crawl] workers``, default one per core) and
 the spider awaits the answer, so downloads, parsing and storing go on meanwhile. The store
-stays one writer: only the pure ``extract_article`` runs in the workers.
+stays one writer: only pure functions run in the workers, ``extract_article`` and the
+article's dedupe hashes and watch-list matching (``spiders.crawler.analysis``: the store
+takes them as they are only for the very text they were computed over).
 
 What can go wrong in a worker costs one page, never the crawl:
 
-* a page that takes longer than ``[crawl] extract_timeout`` is stopped by an alarm in its
-  worker and gives ``Refused`` (the caller stores the feed's title and summary, as when
-  extraction finds no text);
+* a page that takes longer than ``[crawl] extract_timeout`` (extraction and analysis) is
+  stopped by an alarm in its worker and gives ``Refused`` (the caller stores the feed's
+  title and summary, as when extraction finds no text);
 * a worker that dies (a crash in a C library, the OOM killer) breaks the pool: the page
   is refused, and the next page starts a new pool.
 
@@ -34,7 +36,9 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the extractors load in the workers, not in the crawl's process
+    from spiders.crawler.items import ArticleAnalysis
     from spiders.parsing.extract import Extracted
+    from watchlist.mentions import Matcher
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +52,19 @@ class Page:
     fallback_language: str | None
     content_type: str | None
     date_from_text: bool
+    feed_title: str = ""
+    """What stands in for a page without a title (the feed entry's, cleaned)."""
+    feed_summary: str | None = None
+    """The feed entry's summary, which the article keeps over the page's description."""
+
+
+@dataclass(frozen=True)
+class ExtractedArticle:
+    """A page's extraction, and the analysis of the article it makes."""
+
+    extracted: Extracted
+    analysis: ArticleAnalysis | None
+    """None when analysing failed (the store analyses the article itself)."""
 
 
 @dataclass(frozen=True)
@@ -62,18 +79,21 @@ class _TooSlow(BaseException):
     ``except Exception`` (hostile pages must not stop a crawl) does not swallow it."""
 
 
-def extract_page(page: Page, limit: float) -> Extracted | Refused | None:
-    """``extract_article`` of ``page``, stopped after ``limit`` seconds (0: no limit).
+def extract_page(
+    page: Page, limit: float, matcher: Matcher | None = None
+) -> ExtractedArticle | Refused | None:
+    """``extract_article`` of ``page`` and the analysis of the article (matched against
+    ``matcher`` when given), stopped after ``limit`` seconds (0: no limit).
 
     Runs in a worker process (or inline): the alarm is the process's own, and only the
     main thread can take signals (elsewhere the page runs without a limit)."""
     main = threading.current_thread() is threading.main_thread()
     if limit <= 0 or not main or not hasattr(signal, "setitimer"):
-        return _extract(page)
+        return _extract(page, matcher)
     previous = signal.signal(signal.SIGALRM, _alarm)
     signal.setitimer(signal.ITIMER_REAL, limit)
     try:
-        return _extract(page)
+        return _extract(page, matcher)
     except _TooSlow:
         return Refused(f"extraction took longer than {limit:g}s")
     finally:
@@ -81,16 +101,38 @@ def extract_page(page: Page, limit: float) -> Extracted | Refused | None:
         signal.signal(signal.SIGALRM, previous)
 
 
-def _extract(page: Page) -> Extracted | None:
+def _extract(page: Page, matcher: Matcher | None) -> ExtractedArticle | None:
+    from spiders.crawler.analysis import analyse_extracted
     from spiders.parsing.extract import extract_article
 
-    return extract_article(
+    extracted = extract_article(
         page.body,
         page.url,
         fallback_language=page.fallback_language,
         content_type=page.content_type,
         date_from_text=page.date_from_text,
     )
+    if extracted is None:
+        return None
+    analysis = analyse_extracted(extracted, page.feed_title, page.feed_summary, matcher)
+    return ExtractedArticle(extracted, analysis)
+
+
+_worker_matcher: Matcher | None = None
+"""The watch-list of this worker process, sent once when it starts (``start_worker``), not
+with every page."""
+
+
+def start_worker(matcher: Matcher | None) -> None:
+    """A worker's start: keep the watch-list, and warm up."""
+    global _worker_matcher
+    _worker_matcher = matcher
+    warm_up()
+
+
+def extract_in_worker(page: Page, limit: float) -> ExtractedArticle | Refused | None:
+    """``extract_page`` with the worker's watch-list."""
+    return extract_page(page, limit, _worker_matcher)
 
 
 def _alarm(_signum: int, _frame: FrameType | None) -> None:
@@ -121,20 +163,23 @@ def default_workers() -> int:
 
 
 class Extraction:
-    """Extracts pages in ``workers`` processes (0: inline), each page within ``limit`` s."""
+    """Extracts pages in ``workers`` processes (0: inline), each page within ``limit`` s,
+    and matches the articles against ``matcher`` (the store's watch-list; None: the store
+    matches them)."""
 
-    def __init__(self, workers: int, limit: float) -> None:
+    def __init__(self, workers: int, limit: float, matcher: Matcher | None = None) -> None:
         self.workers = workers
         self.limit = limit
+        self.matcher = matcher
         self._pool: Executor | None = None
 
-    async def extract(self, page: Page) -> Extracted | Refused | None:
+    async def extract(self, page: Page) -> ExtractedArticle | Refused | None:
         """The page's extraction; never raises for a bad page or a dead worker."""
         if self.workers == 0:
-            return extract_page(page, self.limit)
+            return extract_page(page, self.limit, self.matcher)
         pool = self._pool or self._start()
         try:
-            future = pool.submit(extract_page, page, self.limit)
+            future = pool.submit(extract_in_worker, page, self.limit)
             return await asyncio.wrap_future(future)
         except BrokenProcessPool:
             logger.warning("an extraction worker died on %s; starting new workers", page.url)
@@ -149,10 +194,15 @@ class Extraction:
 
     def _start(self) -> Executor:
         # forkserver: workers start from a clean server process, not from a fork of the
-        # reactor's (threads, sockets, the database pool).
+        # reactor's (threads, sockets, the database pool); the server loads and warms the
+        # extractors once (``extraction_preload``), and every worker forks warm.
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["spiders.parsing.extract"])
-        self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=warm_up)
+        context.set_forkserver_preload(
+            ["spiders.crawler.analysis", "spiders.crawler.extraction_preload"]
+        )
+        self._pool = ProcessPoolExecutor(
+            self.workers, mp_context=context, initializer=start_worker, initargs=(self.matcher,)
+        )
         return self._pool
 
     def _restart(self, broken: Executor) -> None:

@@ -2,8 +2,28 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+
+from watchlist.mentions import MentionKey
+
+
+@dataclass(frozen=True)
+class ArticleAnalysis:
+    """An article's dedupe hashes and mentions, and the tidied fields they came from
+    (``spiders.crawler.analysis`` computes them, in the extraction workers)."""
+
+    title: str
+    text: str | None
+    summary: str | None
+    title_hash: str | None
+    simhash: int | None
+    mentions: dict[MentionKey, int] | None
+    """None when no watch-list was at hand (the store matches the article itself)."""
+
+    def describes(self, item: ArticleItem) -> bool:
+        """Whether this was computed over ``item``'s (tidied) title, text and summary."""
+        return item.title == self.title and item.text == self.text and item.summary == self.summary
 
 
 @dataclass
@@ -32,3 +52,6 @@ class ArticleItem:
     """The (canonical) URL the source listed and the page was fetched from, when known.
     When it differs from ``url`` (the page's ``rel=canonical`` or final redirect URL),
     the store records it as an alias of the article, so it is not fetched again."""
+    analysis: ArticleAnalysis | None = field(default=None, compare=False, repr=False)
+    """The dedupe hashes and mentions its extraction worker computed, if any (the store
+    uses them only if they describe this item: ``spiders.crawler.analysis``)."""

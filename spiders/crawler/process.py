@@ -15,6 +15,7 @@ from logs.configure import quiet_libraries
 from spiders.crawler.extraction import Extraction, default_workers
 from spiders.crawler.news import NewsSpider
 from storage.queries import known_urls
+from watchlist.mentions import Matcher
 
 
 @dataclass(frozen=True)
@@ -27,10 +28,11 @@ class PreparedSpider:
     """The ``Deferred`` that fires when the spider closes (or fails to start)."""
 
 
-def extraction_for(crawl: CrawlConfig) -> Extraction:
-    """The extraction workers ``crawl`` asks for (``[crawl] workers``, ``extract_timeout``)."""
+def extraction_for(crawl: CrawlConfig, matcher: Matcher | None = None) -> Extraction:
+    """The extraction workers ``crawl`` asks for (``[crawl] workers``, ``extract_timeout``),
+    matching articles against ``matcher`` (the store's watch-list) when given."""
     workers = default_workers() if crawl.workers is None else crawl.workers
-    return Extraction(workers, crawl.extract_timeout.total_seconds())
+    return Extraction(workers, crawl.extract_timeout.total_seconds(), matcher)
 
 
 def prepare_spider(
@@ -39,11 +41,14 @@ def prepare_spider(
     crawl: CrawlConfig,
     sessions: sessionmaker[Session],
     clock: Callable[[], datetime],
+    *,
+    matcher: Matcher | None = None,
     **spider_args: Any,
 ) -> PreparedSpider:
     """A ``CrawlerProcess`` on ``settings`` (logging stays ours) with ``spider`` scheduled on
     it: the stored-URL lookup, ``clock`` and ``crawl``'s limits are its arguments, plus
-    ``spider_args``."""
+    ``spider_args``. ``matcher``, the store's watch-list, lets the extraction workers
+    match the articles (else the store does)."""
     from scrapy import signals
     from scrapy.crawler import CrawlerProcess
 
@@ -55,7 +60,7 @@ def prepare_spider(
     process = CrawlerProcess({**settings, "LOG_INSTALL_ROOT_HANDLER": False})
     quiet_libraries()  # Scrapy has just reset its loggers to DEBUG
     crawler = process.create_crawler(spider)
-    extraction = extraction_for(crawl)
+    extraction = extraction_for(crawl, matcher)
     crawler.signals.connect(extraction.close, signal=signals.spider_closed)
     done = process.crawl(
         crawler,

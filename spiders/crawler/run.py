@@ -102,11 +102,14 @@ def run_crawl(
     from spiders.crawler.settings import crawler_settings
     from spiders.crawler.store import ArticleStore
 
-    store = ArticleStore(factory, config.watchlist(), clock)
+    watchlist = config.watchlist()
+    store = ArticleStore(factory, watchlist, clock)
     settings = crawler_settings(config.crawl)
     settings["MEDIAWATCH_STORE"] = store
     settings["CLOSESPIDER_TIMEOUT"] = config.crawl.crawl_timeout.total_seconds() * 0.9
-    prepared = prepare_spider(settings, NewsSpider, config.crawl, factory, clock, jobs=jobs)
+    prepared = prepare_spider(
+        settings, NewsSpider, config.crawl, factory, clock, matcher=watchlist, jobs=jobs
+    )
     failures: list[str] = []
     prepared.done.addErrback(lambda failure: failures.append(failure.getErrorMessage()))
     logger.info("crawling %d source(s)", len(jobs))

@@ -26,6 +26,9 @@
   original's story id for a duplicate (``duplicate_of_id`` = the original). Mentions
   copy ``seen_at`` and ``story_id``; their rows come from ``watchlist.mentions``, as
   rematch's do (``Mention.hits`` is the cluster's hit count, not the term's).
+- **Hashes and mentions** come with the item when its extraction worker computed them
+  for exactly the item's tidied text (``spiders.crawler.analysis``); else ``add``
+  computes them, with the same functions.
 - ``seen_at``: when the article was published, if plausible, else fetched
   (``spiders.crawler.tidy.seen_at``).
 
@@ -47,16 +50,11 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from clock.moments import utcnow
-from spiders.crawler.items import ArticleItem
+from spiders.crawler.analysis import analyse
+from spiders.crawler.items import ArticleAnalysis, ArticleItem
 from spiders.crawler.store_lookups import recent_fingerprints, source_ids, stored_ids
 from spiders.crawler.tidy import alias_of, normalise_item, seen_at
-from spiders.parsing.dedupe import (
-    Duplicate,
-    Fingerprint,
-    FingerprintIndex,
-    normalised_title_hash,
-    text_simhash,
-)
+from spiders.parsing.dedupe import Duplicate, Fingerprint, FingerprintIndex
 from storage.engine import error_reason, transaction
 from storage.models import Article, Mention
 from storage.queries import add_aliases, stored_urls
@@ -189,12 +187,13 @@ class ArticleStore:
             self.open()
         assert self._index is not None
         item = normalise_item(item)
+        analysis = self._analysis(item)
         fingerprint = Fingerprint(
             url=item.url,
             publisher=item.publisher,
             seen_at=seen_at(item.published_at, item.fetched_at, self.now_fn()),
-            title_hash=normalised_title_hash(item.title),
-            simhash=text_simhash(item.text),
+            title_hash=analysis.title_hash,
+            simhash=analysis.simhash,
         )
         duplicate = self._index.find(fingerprint)
         if duplicate is not None and duplicate.reason == "url":
@@ -206,13 +205,23 @@ class ArticleStore:
         outcome = StoreOutcome.NEW if duplicate is None else StoreOutcome.DUPLICATE
         if duplicate is not None:
             logger.debug("%s copies %s (%s)", item.url, duplicate.of.url, duplicate.reason)
-        mentions = mention_rows(self.watchlist, item.title, item.text, item.summary)
+        mentions = analysis.mentions
+        if mentions is None:  # not matched in a worker
+            mentions = mention_rows(self.watchlist, item.title, item.text, item.summary)
         self._pending.append(_Pending(item, fingerprint, outcome, duplicate, mentions))
         self._index.add(fingerprint)
         self.counts[item.source_name].record(outcome)
         if len(self._pending) >= self.batch_size:
             self.flush()
         return outcome
+
+    def _analysis(self, item: ArticleItem) -> ArticleAnalysis:
+        """What the extraction worker computed for ``item`` (tidied), if it describes the
+        item exactly; else its hashes, computed here (``add`` matches it only if it is to
+        be stored)."""
+        if item.analysis is not None and item.analysis.describes(item):
+            return item.analysis
+        return analyse(item.title, item.text, item.summary, None)
 
     def flush(self) -> None:
         """Write the buffered articles (one transaction; item by item after an error)."""
@@ -339,6 +348,9 @@ class ArticleStore:
             views=item.views,
             title_hash=entry.fingerprint.title_hash,
             simhash=entry.fingerprint.simhash,
+            # Known empty: extending it after the flush (``_write``) then loads nothing,
+            # where an unloaded collection costs a SELECT per article.
+            mentions=[],
         )
 
     def _lost_to_known(self, entry: _Pending) -> None:

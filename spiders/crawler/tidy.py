@@ -29,6 +29,16 @@ def strip_controls(text: str) -> str:
     return _CONTROLS.sub("", text)
 
 
+def tidy_line(text: str) -> str:
+    """One line: no control characters, runs of white space made one space."""
+    return " ".join(strip_controls(text).split())
+
+
+def tidy_text(text: str | None) -> str | None:
+    """No control characters, no surrounding white space; None for nothing left."""
+    return strip_controls(text or "").strip() or None
+
+
 def normalise_item(item: ArticleItem) -> ArticleItem:
     """Tidy what the spiders hand over: canonical URL, one-line title, publisher, language;
     no control characters in the text fields."""
@@ -36,16 +46,14 @@ def normalise_item(item: ArticleItem) -> ArticleItem:
     listed = _canonical_or_stripped(item.listed_url) if item.listed_url else None
     if len(url) > MAX_URL_LENGTH and listed and len(listed) <= MAX_URL_LENGTH:
         url = listed  # the archive's URL index holds no longer key
-    text = strip_controls(item.text or "").strip() or None
-    summary = strip_controls(item.summary or "").strip() or None
-    publisher = " ".join(strip_controls(item.publisher).split()) or site_of(url) or item.source_name
+    publisher = tidy_line(item.publisher) or site_of(url) or item.source_name
     return replace(
         item,
         url=url,
         listed_url=listed or None,
-        title=" ".join(strip_controls(item.title).split()),
-        text=text,
-        summary=summary,
+        title=tidy_line(item.title),
+        text=tidy_text(item.text),
+        summary=tidy_text(item.summary),
         author=strip_controls(item.author or "").strip()[:1000] or None,
         publisher=publisher[:300],
         language=normalise_language(item.language),

@@ -84,12 +84,29 @@ def normalise_language(tag: str | None) -> str | None:
     return code if code in known_languages() and code != "zxx" else None
 
 
-@lru_cache(maxsize=1)
+DETECTOR_LANGUAGES = frozenset(
+    ("ace", "af", "am", "an", "ar", "ary", "arz", "as", "az", "ba", "bcl", "be", "bg", "bn",
+     "br", "bs", "ca", "crh", "cs", "cy", "da", "de", "dz", "el", "en", "eo", "es", "et",
+     "eu", "ext", "fa", "fi", "fo", "fr", "fuv", "fy", "ga", "gcf", "gcr", "gd", "gl", "gom",
+     "grc", "gu", "gug", "guw", "ha", "hbo", "he", "hi", "hr", "ht", "hu", "hy", "id", "ig",
+     "is", "it", "ja", "jv", "ka", "kab", "kik", "kk", "km", "kn", "ko", "ku", "ky", "la",
+     "lb", "lg", "lij", "ln", "lo", "lt", "ltg", "lv", "mg", "mk", "ml", "mn", "mr", "ms",
+     "mt", "my", "ne", "nl", "nn", "no", "nso", "oc", "om", "or", "pa", "pcm", "pl", "ps",
+     "pt", "qu", "ro", "ru", "rw", "sa", "sdh", "se", "si", "sk", "sl", "sn", "so", "sq",
+     "sr", "st", "sv", "sw", "ta", "te", "tg", "th", "tk", "tl", "tr", "tt", "ug", "uk",
+     "ur", "uz", "uzs", "vec", "vi", "vo", "wa", "wuu", "xh", "yo", "yue", "zh", "zu", "zxx")
+)  # fmt: skip
+"""The labels of py3langid's model, written out: checking a page's language tag must not
+load the model (about a second, and the crawl's process tags every article it stores
+while detection runs in the extraction workers). A test holds it to the model's labels."""
+
+
 def known_languages() -> frozenset[str]:
     """Codes we accept from a page: what the detector knows, plus the script table's."""
-    return frozenset(str(label) for label in _identifier().nb_classes) | frozenset(
-        SCRIPT_OF_LANGUAGE
-    )
+    return _KNOWN_LANGUAGES
+
+
+_KNOWN_LANGUAGES = DETECTOR_LANGUAGES | frozenset(SCRIPT_OF_LANGUAGE)
 
 
 def dominant_script(text: str) -> str | None:
