@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CONFIG ?= config.toml
 
-.PHONY: install run test test-fast fuzz lint bench demo clean
+.PHONY: install run test test-fast fuzz lint bench bench-newsplease demo clean
 
 install: $(STAMP)
 
@@ -40,6 +40,15 @@ lint: install
 
 bench: install
 	$(BIN)/python -m bench
+
+# Crawl throughput against news-please on the same local newsroom. news-please is not a
+# dependency (its pins clash with ours): it gets its own virtualenv, with the Scrapy and
+# newspaper4k it was measured with on Python 3.11.
+bench-newsplease: install
+	test -x .venv-newsplease/bin/news-please || ($(PYTHON) -m venv .venv-newsplease && \
+		.venv-newsplease/bin/python -m pip install --quiet news-please==1.6.16 \
+		Scrapy==2.19.0 newspaper4k==0.9.6)
+	$(BIN)/python bench/bench_newsplease.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
