@@ -202,3 +202,73 @@ def test_language_tags_are_checked_without_loading_the_model() -> None:
     """The crawl's process checks each article's language tag; the labels are written out
     so that it need not load the detector's model, and must be the model's."""
     assert frozenset(str(label) for label in _identifier().nb_classes) == DETECTOR_LANGUAGES
+
+
+CRAWL_THAT_WAITS = """
+import asyncio, time
+from spiders.crawler.extraction import Extraction, Page
+
+if __name__ == "__main__":
+    pool = Extraction(2, 20.0)
+    words = b"Words of a plain article. " * 40
+    html = b"<html><body><article><p>" + words + b"</p></article></body></html>"
+    asyncio.run(pool.extract(Page(html, "https://news.example/a", None, None, False)))
+    print("ready", flush=True)
+    time.sleep(600)
+"""
+
+
+def _descendants(root: int) -> set[int]:
+    """Every live process below ``root`` (from /proc)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found: set[int] = set()
+    frontier = {root}
+    while frontier:
+        frontier = {pid for pid, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_workers_of_a_crawl_killed_outright_do_not_outlive_it(tmp_path: Path) -> None:
+    """``kill -9`` of a crawl (or the OOM killer) used to leave its workers and their
+    forkserver waiting for ever: hundreds of megabytes per killed crawl, for months."""
+    import subprocess
+    import sys
+
+    from support.processes import wait_for
+
+    script = tmp_path / "crawl_that_waits.py"
+    script.write_text(CRAWL_THAT_WAITS, encoding="utf-8")
+    root = Path(__file__).resolve().parents[1]
+    with subprocess.Popen(
+        [sys.executable, str(script)],
+        stdout=subprocess.PIPE,
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    ) as crawl:
+        try:
+            assert crawl.stdout is not None
+            assert crawl.stdout.readline().strip() == b"ready"
+            helpers = _descendants(crawl.pid)
+            assert len(helpers) >= 2  # the forkserver and at least one worker
+            crawl.send_signal(signal.SIGKILL)
+            crawl.wait()
+            assert wait_for(lambda: not any(_alive(pid) for pid in helpers), timeout=30)
+        finally:
+            if crawl.poll() is None:
+                crawl.kill()

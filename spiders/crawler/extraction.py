@@ -29,6 +29,7 @@ import multiprocessing
 import os
 import signal
 import threading
+import time
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -123,11 +124,34 @@ _worker_matcher: Matcher | None = None
 with every page."""
 
 
-def start_worker(matcher: Matcher | None) -> None:
-    """A worker's start: keep the watch-list, and warm up."""
+PARENT_CHECK_SECONDS = 2.0
+"""How often a worker asks whether the crawl that started it is still there."""
+
+
+def start_worker(matcher: Matcher | None, crawl_pid: int | None = None) -> None:
+    """A worker's start: keep the watch-list, outlive no crawl, and warm up."""
     global _worker_matcher
     _worker_matcher = matcher
+    if crawl_pid is not None:
+        threading.Thread(target=_exit_with, args=(crawl_pid,), daemon=True).start()
     warm_up()
+
+
+def _exit_with(crawl_pid: int) -> None:
+    """End this worker once the crawl that started it is gone.
+
+    A pool's workers wait on their call queue, whose write end they hold themselves, so a
+    crawl killed outright (``kill -9``, the OOM killer) left them waiting for ever, and
+    with them the forkserver (which lives while any of its children do): a service whose
+    crawls were killed gathered hundreds of megabytes of idle workers per kill."""
+    while True:
+        time.sleep(PARENT_CHECK_SECONDS)
+        try:
+            os.kill(crawl_pid, 0)
+        except ProcessLookupError:
+            os._exit(0)
+        except PermissionError:  # the pid was taken by another user's process: gone too
+            os._exit(0)
 
 
 def extract_in_worker(page: Page, limit: float) -> ExtractedArticle | Refused | None:
@@ -201,7 +225,10 @@ class Extraction:
             ["spiders.crawler.analysis", "spiders.crawler.extraction_preload"]
         )
         self._pool = ProcessPoolExecutor(
-            self.workers, mp_context=context, initializer=start_worker, initargs=(self.matcher,)
+            self.workers,
+            mp_context=context,
+            initializer=start_worker,
+            initargs=(self.matcher, os.getpid()),
         )
         return self._pool
 
