@@ -6,9 +6,10 @@ Serves every corpus page (fundus + newspaper4k) from the local newsroom server b
 generated RSS feeds, runs ``mediawatch init`` and ``mediawatch crawl --once`` in a
 subprocess on a fresh SQLite database, twice: with ``[crawl] workers = 0`` (extraction in
 the crawl's own process: the baseline) and with the default workers (one per core). Prints
-articles/s, CPU per article and the ratio to the ceiling: ``spiders.parsing.extract`` over
-the same pages from memory with no network, in one process and on every core. The target
-is >= 0.8 of the all-cores ceiling. Prints figures, asserts nothing; without the corpora
+articles/s, CPU per article (the crawl's own process and its workers) and the ratio to
+the ceiling: ``spiders.parsing.extract`` over the same pages from memory with no network,
+in one process and on every core, and trafilatura alone (its README call) on every core.
+The target is >= 0.8 of the all-cores ceiling. Prints figures, asserts nothing; without the corpora
 it says so and exits 0.
 """
 
