@@ -84,6 +84,48 @@ def test_article_fingerprints_expire_and_redirect_hops_are_never_filtered(
     assert not dupes.request_seen(page), "forgotten before the source is due again"
 
 
+def test_a_page_a_slow_poll_asked_for_late_is_asked_for_again_after_the_lease(
+    redis_prefix: str,
+) -> None:
+    """A poll asks for a page late in its lease (a long sitemap walk) and its worker dies
+    fetching it. The source's next poll, after the lease, must fetch the page: when the
+    fingerprint was remembered for half a lease from the request, that poll's request was
+    dropped as a duplicate of the dead one, the poll completed, and the page was lost."""
+    import redis
+    import scrapy
+
+    from spiders.crawler.jobs import SourceJob
+    from spiders.distributed.frontier import LeasedDupeFilter
+    from spiders.distributed.worker import DistributedSpider
+
+    lease = timedelta(minutes=10)
+    dupes = LeasedDupeFilter(redis.Redis.from_url(REDIS_SERVER), f"{redis_prefix}:fp", ttl=300)
+    claimed = datetime(2026, 11, 30, 8, 0)
+    spider = DistributedSpider(
+        recorder=None,  # type: ignore[arg-type]  # no poll is recorded here
+        lease=lease,
+        known_urls=lambda urls: set(),
+        now=lambda: claimed,
+    )
+
+    def page_request(poll_claimed: datetime, asked: datetime) -> scrapy.Request:
+        spider._claimed_at = poll_claimed.isoformat()
+        spider.clock = lambda: asked
+        job = SourceJob(name="wire", url="http://example.org/feed.xml")
+        return spider._request(
+            job, "http://example.org/late.html", "article", spider.parse, spider.parse
+        )
+
+    # The dead poll asked 6 minutes into its 10-minute lease; the next poll is claimed
+    # when the lease ends and asks a few seconds later (seconds later on Redis' clock too).
+    late = page_request(claimed, claimed + timedelta(minutes=6))
+    assert not dupes.request_seen(late)
+    again = page_request(claimed + lease, claimed + lease + timedelta(seconds=5))
+    assert not dupes.request_seen(again), "the dead poll's request must not hide the page"
+    other_source = page_request(claimed + lease, claimed + lease + timedelta(seconds=6))
+    assert dupes.request_seen(other_source), "a page asked for twice at once is fetched once"
+
+
 def test_cluster_mode_needs_postgresql(tmp_path: Path) -> None:
     from config.load import load_config
     from errors import ConfigError

@@ -17,11 +17,14 @@ A ticket older than the lease is *stale*: the leader has claimed the source agai
 will at its next tick), so a worker drops it instead of polling twice.
 
 The duplicate filter: feed and sitemap requests are never filtered (``dont_filter``: a
-feed is polled again and again); article pages are, for half a lease. Two sources listing
-the same page at about the same time fetch it once. The fingerprint is forgotten before
-the lease ends, so a page whose fetch died with a worker is asked for again when its
-source (whose poll was never recorded) is claimed and polled again after the lease;
-pages already stored are skipped by ``known_urls`` before any request. Redirect hops are
+feed is polled again and again); article pages are, until half a lease has passed since
+their poll was claimed (``REMEMBER``). Two sources listing the same page at about the same
+time fetch it once. The fingerprint is forgotten before the poll's lease ends, so a page
+whose fetch died with a worker is asked for again when its source (whose poll was never
+recorded) is claimed and polled again after the lease. Counted from the request instead,
+a page a slow poll asked for late was still remembered then: the new poll's request was
+dropped as a duplicate of the dead one, the poll completed, and the page was never
+stored. Pages already stored are skipped by ``known_urls`` before any request. Redirect hops are
 never filtered: their first request passed the filter, and a redirect loop must reach
 the spider's errback (which stores the feed's text instead) rather than vanish.
 """
@@ -128,19 +131,23 @@ def _tuples(fields: dict[str, Any]) -> dict[str, Any]:
     return {name: tuple(v) if isinstance(v, list) else v for name, v in fields.items()}
 
 
-# KEYS[1] the fingerprint set (a sorted set scored by time); ARGV: fingerprint, ttl.
-# Seen = present and younger than ttl; otherwise (re)stamped now. Old stamps are trimmed.
-# "Now" is the Redis server's clock, the one every worker shares (not each worker's own).
+# KEYS[1] the fingerprint set (a sorted set scored by when each is forgotten); ARGV:
+# fingerprint, seconds to remember it. Seen = present and not yet forgotten; otherwise
+# stamped (when there is anything to remember). Forgotten ones are trimmed. "Now" is the
+# Redis server's clock, the one every worker shares (not each worker's own).
 _SEEN_SCRIPT = """
-local stamp = redis.call('ZSCORE', KEYS[1], ARGV[1])
+local forget_at = redis.call('ZSCORE', KEYS[1], ARGV[1])
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
-local ttl = tonumber(ARGV[2])
-if stamp and tonumber(stamp) > now - ttl then return 1 end
-redis.call('ZADD', KEYS[1], now, ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - ttl)
+if forget_at and tonumber(forget_at) > now then return 1 end
+local remember = tonumber(ARGV[2])
+if remember > 0 then redis.call('ZADD', KEYS[1], now + remember, ARGV[1]) end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 return 0
 """
+REMEMBER = "mediawatch_remember"
+"""Request meta: seconds its fingerprint keeps other requests for the page out (the rest
+of the first half of its poll's lease); without it, the filter's ``ttl``."""
 
 
 class LeasedDupeFilter(RFPDupeFilter):
@@ -166,7 +173,8 @@ class LeasedDupeFilter(RFPDupeFilter):
         if request.meta.get("redirect_times"):
             return False
         fingerprint = self.request_fingerprint(request)
-        return bool(self._seen(keys=[self.key], args=[fingerprint, self.ttl]))
+        remember = max(0.0, float(request.meta.get(REMEMBER, self.ttl)))
+        return bool(self._seen(keys=[self.key], args=[fingerprint, remember]))
 
     def close(self, reason: str = "") -> None:
         """Other workers still use the fingerprints: keep them."""

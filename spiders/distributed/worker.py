@@ -46,6 +46,7 @@ from spiders.crawler.jobs import SourceJob
 from spiders.crawler.news import NewsSpider
 from spiders.distributed.frontier import (
     DUPEFILTER_TTL_SETTING,
+    REMEMBER,
     SERIALIZER,
     FrontierKeys,
     Ticket,
@@ -62,6 +63,8 @@ logger = logging.getLogger(__name__)
 
 POLL = "mediawatch_poll"
 """Request meta key: the id of the poll a request belongs to."""
+CLAIMED = "mediawatch_claimed"
+"""Request meta key: when its poll was claimed (ISO, naive UTC on the database's clock)."""
 TOP_UP_SECONDS = 1.0
 
 
@@ -141,6 +144,7 @@ class DistributedSpider(RedisMixin, NewsSpider):
         self.lease = lease
         self.results = _Scratch()
         self._poll_id = ""
+        self._claimed_at = ""
         self._top_up: Any = None
 
     @classmethod
@@ -195,21 +199,31 @@ class DistributedSpider(RedisMixin, NewsSpider):
             )
             return []
         self.recorder.ledger.open(ticket, now)
-        self._poll_id = ticket.poll_id
+        self._poll_id, self._claimed_at = ticket.poll_id, ticket.claimed_at.isoformat()
         return [self.feed_request(ticket.job)]
 
     def _request(self, job: SourceJob, url: str, role: str, *args: Any, **kwargs: Any) -> Any:
         request = super()._request(job, url, role, *args, **kwargs)
         request.meta[POLL] = self._poll_id
+        request.meta[CLAIMED] = self._claimed_at
         if role == "article":  # pages may be shared between polls; feeds never are
             request = request.replace(dont_filter=False)
+            request.meta[REMEMBER] = self._remember()
         return request
+
+    def _remember(self) -> float:
+        """Seconds a page request of this poll keeps others for the page out: until half
+        the poll's lease has passed (``spiders.distributed.frontier``)."""
+        if not self._claimed_at:
+            return self.lease.total_seconds() / 2
+        age = self.clock() - datetime.fromisoformat(self._claimed_at)
+        return max(0.0, (self.lease / 2 - age).total_seconds())
 
     # -- steps ---------------------------------------------------------------------------
 
     def parse_source(self, response: Any, job: SourceJob, top: bool = True, depth: int = 0) -> Any:
         return self._step(
-            response.meta[POLL],
+            response.meta,
             job,
             top,
             lambda: NewsSpider.parse_source(self, response, job, top, depth),
@@ -219,14 +233,14 @@ class DistributedSpider(RedisMixin, NewsSpider):
         request = failure.request  # type: ignore[attr-defined]
         job = request.cb_kwargs["job"]
         return self._step(
-            request.meta[POLL], job, True, lambda: _none(NewsSpider.source_failed, self, failure)
+            request.meta, job, True, lambda: _none(NewsSpider.source_failed, self, failure)
         )
 
     def child_failed(self, failure: Failure) -> Any:
         request = failure.request  # type: ignore[attr-defined]
         job = request.cb_kwargs["job"]
         return self._step(
-            request.meta[POLL], job, False, lambda: _none(NewsSpider.child_failed, self, failure)
+            request.meta, job, False, lambda: _none(NewsSpider.child_failed, self, failure)
         )
 
     async def parse_article(  # type: ignore[override]  # items carry their poll
@@ -255,13 +269,15 @@ class DistributedSpider(RedisMixin, NewsSpider):
             self.recorder.settle(poll_id, 1)
 
     def _step(
-        self, poll_id: str, job: SourceJob, top: bool, run: Callable[[], Iterable[Any]]
+        self, meta: dict[str, Any], job: SourceJob, top: bool, run: Callable[[], Iterable[Any]]
     ) -> list[Any]:
-        """Run one feed/sitemap step of ``NewsSpider``, report what it found and spawned."""
+        """Run one feed/sitemap step of ``NewsSpider`` (``meta``: its request's, which
+        names the poll), report what it found and spawned."""
+        poll_id = meta[POLL]
         found = self.results[job.name] = PollResult(job.name, self.clock())
         found.followed_before = self.recorder.ledger.followed(poll_id)  # one budget a poll
         self._asked.clear()  # across steps and workers, the duplicate filter does this
-        self._poll_id = poll_id
+        self._poll_id, self._claimed_at = poll_id, meta.get(CLAIMED, "")
         try:
             spawned = list(run())
         except Exception as exc:
