@@ -24,6 +24,10 @@ DAY = 86_400
 HOUR = 3_600
 WEEK_DAYS = 7
 Floats = NDArray[np.float64]
+ROBUST_SD = 4.0
+"""Squared residuals beyond this many standard deviations count as this many (see
+``Baseline._dispersion``)."""
+ROBUST_STEPS = 3
 Bools = NDArray[np.bool_]
 
 
@@ -334,16 +338,36 @@ class Baseline:
         return (self.layout.first_day + 3) % WEEK_DAYS
 
     def _dispersion(self, counts: Floats, mu: Floats, use: Floats) -> tuple[Floats, Floats]:
-        """Method-of-moments ``(delta, phi)`` per period over the trailing window.
+        """Robust method-of-moments ``(delta, phi)`` per period over the trailing window.
 
-        The excess variance ``e = (y - mu)^2 - y`` is fitted as ``delta mu + phi mu^2`` by
-        least squares weighted by ``1 / mu`` (the normal equations are ``sum e = delta sum mu
-        + phi sum mu^2`` and ``sum e mu = delta sum mu^2 + phi sum mu^3``: the first keeps
-        the total excess right, and nothing divides by a tiny ``mu``). Both terms are
-        floored at 0 (refitting the other alone) and shrunk toward the priors
-        (``clump_prior``, ``dispersion_prior``) with ``dispersion_weight`` pseudo-buckets."""
+        The negative binomial is the *body* of a bucket's distribution; its tail is the
+        calibration's (``alerts.calibration``). Plain moments let the tail in: the
+        shoulders of one big story (its unflagged hours, 300 stories where 15 were usual)
+        outweighed two weeks of ordinary buckets, the fitted spread grew tenfold, and the
+        next story went unseen. So each bucket's squared residual is capped at
+        ``ROBUST_SD`` standard deviations of the fit before (winsorised moments, Huber's
+        device), starting from the plain fit and refitted ``ROBUST_STEPS`` times: a fit
+        from above, never below what the body says."""
+        plain = ((counts - mu) ** 2 - counts) * use
+        delta, phi = self._moments(plain, mu, use)
+        for _ in range(ROBUST_STEPS):
+            var = mu * (1.0 + self.from_periods(delta)) + self.from_periods(phi) * mu * mu
+            cap = ROBUST_SD**2 * np.maximum(var, 1.0)
+            capped = np.minimum((counts - mu) ** 2 - counts, cap - mu) * use
+            delta, phi = self._moments(capped, mu, use)
+        return delta, phi
+
+    def _moments(self, excess: Floats, mu: Floats, use: Floats) -> tuple[Floats, Floats]:
+        """``(delta, phi)`` per period from the trailing excess variances ``excess``.
+
+        The excess (``(y - mu)^2 - y`` unbiasedly estimates the variance beyond Poisson)
+        is fitted as ``delta mu + phi mu^2`` by least squares weighted by ``1 / mu`` (the
+        normal equations are ``sum e = delta sum mu + phi sum mu^2`` and ``sum e mu =
+        delta sum mu^2 + phi sum mu^3``: the first keeps the total excess right, and
+        nothing divides by a tiny ``mu``). Both terms are floored at 0 (refitting the
+        other alone) and shrunk toward the priors (``clump_prior``, ``dispersion_prior``)
+        with ``dispersion_weight`` pseudo-buckets."""
         p, window = self.params, self.layout.window
-        excess = ((counts - mu) ** 2 - counts) * use
         m = mu * use
 
         def trailing(values: Floats) -> Floats:

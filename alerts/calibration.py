@@ -25,8 +25,11 @@ Trailing = Callable[[Floats], Floats]
 
 FLAG_EXCESS = 2.0
 MIN_EXCESS_FLAGS = 2.0
-"""Flags in the calibration window beyond this many times the threshold's share (and at
-least this many) are the series' habit: they count among its peaks."""
+"""Flagged runs in the calibration window beyond this many times the threshold's share
+(and at least this many) are the series' habit: they count among its peaks."""
+WINSOR = 4.0
+"""A run's excess counts as at most this many times the threshold's (see
+``calibrated_tail``)."""
 
 
 @dataclass(frozen=True)
@@ -78,21 +81,29 @@ def calibrated_tail(
     still happened: it counts as a run, its excess censored at the threshold's (so one
     real story cannot teach the series that stories are its habit). Left out, the fit
     only saw the bursts that fell short and went on flagging a burst that kept coming
-    back. When the window holds more flags than the budget allows (``FLAG_EXCESS`` times
-    the threshold's share, and at least ``MIN_EXCESS_FLAGS``), bursts are this series'
-    way, not news, and they count uncensored (as a lasting level shift becomes the new
-    normal). The result is never below the model's own tail: calibration only corrects
-    the model where the series is wilder than it thinks."""
+    back. When the window holds more flagged runs than the budget allows (``FLAG_EXCESS``
+    times the threshold's share, and at least ``MIN_EXCESS_FLAGS``; runs, as the budget
+    counts onsets: one story flags an hour of five-minute buckets), bursts are this
+    series' way, not news, and they count uncensored (as a lasting level shift becomes
+    the new normal).
+
+    Every run's excess is winsorised at ``WINSOR`` times the threshold's: the threshold
+    asks how often the series is about this surprising, and a moment fit let two or
+    three giant stories (scores of 40 and 50 where the threshold is 4) say "scores of 25
+    are common here", so the next big story went unseen. A burst that comes back at
+    about the same size still counts nearly in full.
+
+    The result is never below the model's own tail: calibration only corrects the model
+    where the series is wilder than it thinks."""
     c = calibration
     u = c.peak_score
     scores = score(tail)
     eligible = (scores > u) & (counts >= c.min_count)
     excess = np.where(eligible, scores - u, 0.0)
 
-    n_kept, n_flagged = trailing(sample), trailing(flagged)
-    too_many = n_flagged > np.maximum(
-        MIN_EXCESS_FLAGS, FLAG_EXCESS * c.threshold * (n_kept + n_flagged)
-    )
+    n_runs = trailing(run_ends(flagged > 0))
+    n_all = trailing(sample) + trailing(flagged)
+    too_many = n_runs > np.maximum(MIN_EXCESS_FLAGS, FLAG_EXCESS * c.threshold * n_all)
     weight = sample + flagged * too_many
 
     # Flags the budget allows count as runs, censored at the threshold (see above).
@@ -100,6 +111,7 @@ def calibrated_tail(
     cap = max(-math.log10(c.threshold) - u, 0.0)
     excess = np.where(censored > 0, np.minimum(excess, cap), excess)
     weight = weight + censored
+    excess = np.minimum(excess, WINSOR * max(cap, 1.0))  # winsorised (see above)
     runs_ended, run_max = run_maxima(eligible, excess, weight)
     n, k = trailing(weight), trailing(runs_ended)
     s1, s2 = trailing(run_max), trailing(run_max * run_max)
@@ -116,6 +128,12 @@ def calibrated_tail(
     # Only ever more cautious than the model: a series whose peaks are rarer than the
     # model says keeps the model's verdicts (the budget is a bound, not a quota).
     return np.maximum(out, tail)
+
+
+def run_ends(marks: NDArray[np.bool_]) -> Floats:
+    """1 where a run of ``marks`` ends along the last axis, else 0."""
+    after = np.zeros_like(marks[..., :1])
+    return np.asarray(marks & ~np.concatenate([marks[..., 1:], after], axis=-1), dtype=float)
 
 
 def run_maxima(peaks: NDArray[np.bool_], excess: Floats, weight: Floats) -> tuple[Floats, Floats]:

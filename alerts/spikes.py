@@ -16,7 +16,9 @@ The model, for one series (many series are processed at once, row-wise):
   cascade of posts; variance proportional to the mean) and ``phi`` (the rate itself
   wandering; variance proportional to the mean squared) are re-estimated by the method of
   moments on the trailing residuals (the excess ``(y - mu)^2 - y`` regressed on ``mu`` and
-  ``mu^2``), shrunk toward priors (some clumping, some wander) and floored at 0. ``v``
+  ``mu^2``, each winsorised at four standard deviations: the NB is the body, and a big
+  story's unflagged shoulders must not widen it), shrunk toward priors (some clumping,
+  some wander) and floored at 0. ``v``
   is the posterior uncertainty of the rate itself (``1 / (alpha + S_slot) + ...``, scaled
   by the dispersion), so a short history gives a wide predictive and does not fire on
   everything (the gamma-Poisson posterior predictive, moment-matched to one NB).
