@@ -28,6 +28,9 @@ ROBUST_SD = 4.0
 """Squared residuals beyond this many standard deviations count as this many (see
 ``Baseline._dispersion``)."""
 ROBUST_STEPS = 3
+PHI_FRACTION = 4.0
+"""The wander prior (``dispersion_prior``) is worth at most the window's buckets over this
+(see ``Baseline._moments``)."""
 Bools = NDArray[np.bool_]
 
 
@@ -59,9 +62,9 @@ class SpikeParams:
     """...and prior ``delta`` (clumps: copies dedupe misses, follow-ups; 0.5 is a variance
     1.5 times Poisson, as when one story in ten brings two or three more)..."""
     dispersion_weight: float = 24.0
-    """...both worth this many buckets. A sparse series cannot show its clumps in a few
-    weeks of history; with a Poisson prior its ordinary five-story days looked like
-    one-in-a-hundred events."""
+    """...both worth this many buckets (the wander prior at most a quarter of the window's
+    buckets). A sparse series cannot show its clumps in a few weeks of history; with a
+    Poisson prior its ordinary five-story days looked like one-in-a-hundred events."""
     warmup: int | None = None
     """Buckets of history needed before judging; default: two days' worth, at least 7."""
     min_window: int = 28
@@ -391,6 +394,11 @@ class Baseline:
         delta = np.nan_to_num(delta, posinf=0.0)
         phi = np.nan_to_num(phi, posinf=0.0)
         weight = p.dispersion_weight
-        phi = (n * phi + weight * p.dispersion_prior) / (n + weight)
+        # Worth ``dispersion_weight`` buckets, but never more than a quarter of the
+        # window: in daily buckets 24 were most of four weeks, and a cluster of 50 a
+        # day whose days barely varied was still judged as if they wandered by a third.
+        # Clumps keep their full prior weight (sparse series need it, see above).
+        phi_weight = min(weight, self.layout.window * self.layout.per_period / PHI_FRACTION)
+        phi = (n * phi + phi_weight * p.dispersion_prior) / (n + phi_weight)
         delta = (n * delta + weight * p.clump_prior) / (n + weight)
         return delta, phi
