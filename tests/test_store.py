@@ -71,6 +71,26 @@ def test_copies_within_one_batch_share_the_story(migrated_engine: Engine, now: d
     assert store.total.duplicates == 1
 
 
+def test_a_copy_links_to_the_story_s_first_copy_not_to_another_copy(
+    migrated_engine: Engine, now: datetime
+) -> None:
+    """Forwards arrive in any order: a relay's copy (published later) is stored first, the
+    channel's own post (published earlier) second, then another relay's. The third
+    matched the channel's post, the earliest by publication, and linked to it though it
+    was itself a copy: ``duplicate_of`` chained, and ``export`` named two "first copies"
+    for one story (the Telegram test's ten forwards failed so, now and then)."""
+    store = make_store(migrated_engine, now)
+    relayed = now - timedelta(hours=1)
+    store.add(item("https://t.example/relay0/600", now, publisher="relay0", published_at=relayed))
+    store.add(item("https://t.example/channel/106", now, publisher="channel"))  # 2 h ago
+    store.add(item("https://t.example/relay3/90", now, publisher="relay3", published_at=relayed))
+    store.close()
+    first, *copies = articles(migrated_engine)
+    assert first.duplicate_of_id is None
+    assert [copy.duplicate_of_id for copy in copies] == [first.id, first.id]
+    assert {copy.story_id for copy in copies} == {first.id}
+
+
 def test_generic_titles_are_not_merged(migrated_engine: Engine, now: datetime) -> None:
     store = make_store(migrated_engine, now)
     store.add(item("https://a.example/live-1", now, title="Live updates", text=TEXT))

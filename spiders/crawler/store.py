@@ -23,7 +23,8 @@
   already stored, ``KNOWN``, at the next flush), so ``known_urls`` spares the fetch
   next time. A copy stored under its own URL gets aliases of its own, nothing else.
 - ``story_id`` is the article's own id for the first article of a story, the
-  original's story id for a duplicate (``duplicate_of_id`` = the original). Mentions
+  original's story id for a duplicate (``duplicate_of_id`` = that story id too: the
+  story's first article, even when the copy matched another copy). Mentions
   copy ``seen_at`` and ``story_id``; their rows come from ``watchlist.mentions``, as
   rematch's do (``Mention.hits`` is the cluster's hit count, not the term's).
 - **Hashes and mentions** come with the item when its extraction worker computed them
@@ -294,7 +295,9 @@ class ArticleStore:
             article = self._article(entry)
             original = self._original_ids(session, entry, written)
             if original is not None:
-                article.duplicate_of_id = original[0]
+                # The story's first article, which the copy matched may itself be a
+                # copy (forwards arrive in any order): its story id names the first.
+                article.duplicate_of_id = original[1]
             session.add(article)
             session.flush()
             story_id = original[1] if original is not None else article.id
