@@ -351,17 +351,26 @@ class Baseline:
         ``ROBUST_SD`` standard deviations of the fit before (winsorised moments, Huber's
         device), starting from the plain fit and refitted ``ROBUST_STEPS`` times: a fit
         from above, never below what the body says."""
-        plain = ((counts - mu) ** 2 - counts) * use
-        delta, phi = self._moments(plain, mu, use)
+        m = mu * use
+        # What the steps share: buckets and the powers of ``mu`` over the trailing window.
+        sums = tuple(self._window_sum(values) for values in (use, m, m * mu, m * mu * mu))
+        excess = (counts - mu) ** 2 - counts
+        delta, phi = self._moments(excess * use, mu, sums)
         for _ in range(ROBUST_STEPS):
             var = mu * (1.0 + self.from_periods(delta)) + self.from_periods(phi) * mu * mu
             cap = ROBUST_SD**2 * np.maximum(var, 1.0)
-            capped = np.minimum((counts - mu) ** 2 - counts, cap - mu) * use
-            delta, phi = self._moments(capped, mu, use)
+            delta, phi = self._moments(np.minimum(excess, cap - mu) * use, mu, sums)
         return delta, phi
 
-    def _moments(self, excess: Floats, mu: Floats, use: Floats) -> tuple[Floats, Floats]:
-        """``(delta, phi)`` per period from the trailing excess variances ``excess``.
+    def _window_sum(self, values: Floats) -> Floats:
+        """Per period, the sum of ``values`` over the history window before it."""
+        return trailing_sum(self.per_period(values), self.layout.window)
+
+    def _moments(
+        self, excess: Floats, mu: Floats, sums: tuple[Floats, ...]
+    ) -> tuple[Floats, Floats]:
+        """``(delta, phi)`` per period from the trailing excess variances ``excess``
+        (``sums``: the window's buckets and sums of ``mu``, ``mu^2`` and ``mu^3``).
 
         The excess (``(y - mu)^2 - y`` unbiasedly estimates the variance beyond Poisson)
         is fitted as ``delta mu + phi mu^2`` by least squares weighted by ``1 / mu`` (the
@@ -370,15 +379,9 @@ class Baseline:
         nothing divides by a tiny ``mu``). Both terms are floored at 0 (refitting the
         other alone) and shrunk toward the priors (``clump_prior``, ``dispersion_prior``)
         with ``dispersion_weight`` pseudo-buckets."""
-        p, window = self.params, self.layout.window
-        m = mu * use
-
-        def trailing(values: Floats) -> Floats:
-            return trailing_sum(self.per_period(values), window)
-
-        n = trailing(use)
-        s1, s2, s3 = trailing(m), trailing(m * mu), trailing(m * mu * mu)
-        e0, e1 = trailing(excess), trailing(excess * mu)
+        p = self.params
+        n, s1, s2, s3 = sums
+        e0, e1 = self._window_sum(excess), self._window_sum(excess * mu)
         with np.errstate(divide="ignore", invalid="ignore"):
             det = s1 * s3 - s2**2
             solvable = det > 1e-9 * s1 * s3
