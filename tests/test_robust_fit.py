@@ -36,6 +36,15 @@ def story(counts: np.ndarray, at: int, times: float, decay: float, level: float)
     return counts + np.rint(extra)
 
 
+def with_giants(seed: int, days: int) -> np.ndarray:
+    """``days`` of ordinary counts (15 per bucket) with stories at 60 times the usual on
+    days 9, 15 and 21."""
+    counts = ordinary(np.random.default_rng(seed), days, level=15.0)
+    for day in (9, 15, 21):
+        counts = story(counts, day * PER_DAY + 200, times=60.0, decay=4.0, level=15.0)
+    return counts
+
+
 def flagged_within(counts: np.ndarray, at: int, buckets: int) -> bool:
     params = SpikeParams.from_config(DetectionConfig(), FIVE)
     result = detect_spikes(counts, START, FIVE, params)
@@ -66,10 +75,7 @@ def test_two_giant_stories_do_not_make_a_big_one_ordinary() -> None:
     looked like the series' habit."""
     misses = 0
     for seed in range(6):
-        rng = np.random.default_rng(100 + seed)
-        counts = ordinary(rng, 30, level=15.0)
-        for day in (9, 15, 21):
-            counts = story(counts, day * PER_DAY + 200, times=60.0, decay=4.0, level=15.0)
+        counts = with_giants(100 + seed, 30)
         nxt = 27 * PER_DAY + 180
         counts = story(counts, nxt, times=6.0, decay=24.0, level=15.0)
         misses += not flagged_within(counts, nxt, 24)
@@ -83,10 +89,7 @@ def test_ordinary_days_between_the_stories_stay_quiet() -> None:
     onsets = 0
     weeks = 0.0
     for seed in range(6):
-        rng = np.random.default_rng(200 + seed)
-        counts = ordinary(rng, 42, level=15.0)
-        for day in (9, 15, 21):
-            counts = story(counts, day * PER_DAY + 200, times=60.0, decay=4.0, level=15.0)
+        counts = with_giants(200 + seed, 42)
         result = detect_spikes(counts, START, FIVE, params)
         quiet = result.anomalous[24 * PER_DAY :]  # the last 18 days hold no story
         onsets += int((quiet[1:] & ~quiet[:-1]).sum() + quiet[0])
