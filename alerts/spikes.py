@@ -40,7 +40,11 @@ The model, for one series (many series are processed at once, row-wise):
   The fixed point is exactly the sequential answer (a bucket's baseline only reads earlier
   buckets); real series converge in 2-4 passes (capped at ``max_passes``). So that a
   lasting level shift is eventually accepted as the new normal, flags are ignored for a
-  window in which more than half of the buckets are flagged.
+  window in which more than half of the buckets are flagged. A story's aftermath stays
+  out too: the buckets right after a flag that are still peaks (a tail below
+  ``10**-peak_score``), for at most ``AFTERMATH`` after the last flag. Counted as usual,
+  the fading hours of each story raised the level and the spread until the next story
+  looked ordinary.
 
 The baseline of a bucket uses only whole periods (days, for sub-daily buckets) before the
 bucket's own, so all buckets of one day share one baseline: cheap, and a burst earlier in
@@ -169,14 +173,17 @@ def _detect_rows(
     tail = np.ones_like(padded)
     judged = np.zeros(padded.shape, dtype=bool)
     flags = np.zeros(padded.shape, dtype=bool)
+    held = np.zeros(padded.shape, dtype=bool)
     floor = max(params.min_count, 1)
     scale = _hour_scale(width)
+    release = 10.0**-params.peak_score
+    aftermath = int(AFTERMATH.total_seconds() // width)
     active = np.arange(rows)
     passes = 0
     while active.size and passes < params.max_passes:
         passes += 1
         sub = padded[active]
-        use = present[active] * ~flags[active]
+        use = present[active] * ~(flags[active] | held[active])
         sums = (unflagged[0][active], unflagged[1][active])
         mu_a, size_a, judged_a, rate_sd = baseline.fit(sub, use, sums)
         sample = use * judged_a
@@ -207,8 +214,12 @@ def _detect_rows(
             eligible = eligible | (hour >= floor)
         mu[active], size[active], judged[active], tail[active] = mu_a, size_a, judged_a, tail_a
         new = eligible & judged_a & (tail_a < params.threshold)
-        changed = (new != flags[active]).any(axis=1)
+        # A story's aftermath (still a peak, though no longer a spike) is not the usual
+        # either: it stays out of the baseline too, for at most AFTERMATH.
+        hold = _held(new, judged_a & (tail_a < release), aftermath)
+        changed = ((new != flags[active]) | (hold != held[active])).any(axis=1)
         flags[active] = new
+        held[active] = hold
         active = active[changed]
     if active.size:
         logger.debug("spike flags of %d series not settled in %d passes", active.size, passes)
@@ -227,6 +238,22 @@ def _detect_rows(
         spike=spike,
         passes=passes,
     )
+
+
+AFTERMATH = timedelta(hours=12)
+"""How long after its last flagged bucket a story's aftermath may stay out of the baseline."""
+
+
+def _held(flags: Bools, elevated: Bools, limit: int) -> Bools:
+    """Flags plus the ``elevated`` buckets that follow a flag without a break, at most
+    ``limit`` buckets after the last flag."""
+    rows, length = flags.shape
+    index = np.broadcast_to(np.arange(length), (rows, length))
+    last_flag = np.maximum.accumulate(np.where(flags, index, -1), axis=1)
+    breaks = ~(elevated | flags)
+    last_break = np.maximum.accumulate(np.where(breaks, index, -1), axis=1)
+    after = (last_flag >= 0) & (last_flag > last_break) & (index - last_flag <= limit)
+    return np.asarray(flags | (elevated & after))
 
 
 GATE = 0.8
