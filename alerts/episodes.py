@@ -12,7 +12,7 @@ alert per ``open`` and ``update`` transition.
 * **close** (hysteresis): after ``close_after`` consecutive quiet buckets; *quiet* is looser
   than a spike: the tail probability is at least ``quiet_threshold`` (or the count is
   below ``min_count``). ``closed_at`` is the end of the last quiet bucket.
-* **cooldown**: no new episode opens in a bucket starting before ``closed_at + cooldown``.
+* **cooldown**: no new episode opens in a bucket wholly before ``closed_at + cooldown``.
 * A **partial** bucket (the current, incomplete one) may open an episode early (its count
   can only grow, so the verdict is conservative) but never updates or counts as quiet; the
   state does not move past it, so the next run judges it again once complete. That
@@ -180,7 +180,11 @@ def _may_open(state: EpisodeState | None, verdict: BucketVerdict, policy: Episod
         return True
     if state.status == "open":
         return False
-    return state.closed_at is None or verdict.start >= state.closed_at + policy.cooldown
+    # A bucket wholly inside the cooldown opens nothing; one reaching past it may (a day
+    # after a close at midnight, where the start alone would never clear 6 hours).
+    return state.closed_at is None or (
+        verdict.start + policy.bucket > state.closed_at + policy.cooldown
+    )
 
 
 def _open(verdict: BucketVerdict, last_bucket: datetime) -> EpisodeState:

@@ -111,3 +111,24 @@ def test_the_completed_onset_bucket_refreshes_the_counts_without_an_update() -> 
     assert transitions == []
     _, transitions = advance(state, [bucket(3, 40, 1e-10)], POLICY)
     assert kinds(transitions) == [("update", 3)]
+
+
+def test_a_daily_bucket_reaching_past_the_cooldown_may_open() -> None:
+    """Daily buckets: an episode closes at midnight, and the next day holds a spike. The
+    cooldown (6 h) was compared with the bucket's start, midnight, so that day could never
+    open an episode and its spike reached nobody; a day reaches 18 hours past it."""
+    day = timedelta(days=1)
+    policy = EpisodePolicy(bucket=day, cooldown=timedelta(hours=6), close_after=3)
+
+    def daily(i: int, count: int, tail: float) -> BucketVerdict:
+        spike = tail < 0.001 and count >= 5
+        return BucketVerdict(T0 + i * day, count, 2.0, tail, spike, 3, 0.0)
+
+    quiet = [daily(i, 1, 0.5) for i in (1, 2, 3)]
+    verdicts = [daily(0, 12, 1e-6), *quiet, daily(4, 56, 1e-12)]
+    _, transitions = advance(None, verdicts, policy)
+    assert [(t.kind, t.verdict.start) for t in transitions] == [
+        ("open", T0),
+        ("close", T0 + 3 * day),
+        ("open", T0 + 4 * day),
+    ]
