@@ -28,6 +28,7 @@ ROBUST_SD = 4.0
 """Squared residuals beyond this many standard deviations count as this many (see
 ``Baseline._dispersion``)."""
 ROBUST_STEPS = 3
+"""Refits from the plain fit (three converge: six give the same verdicts)."""
 PHI_FRACTION = 4.0
 """The wander prior (``dispersion_prior``) is worth at most the window's buckets over this
 (see ``Baseline._moments``)."""

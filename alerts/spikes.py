@@ -18,10 +18,10 @@ The model, for one series (many series are processed at once, row-wise):
   moments on the trailing residuals (the excess ``(y - mu)^2 - y`` regressed on ``mu`` and
   ``mu^2``, each winsorised at four standard deviations: the NB is the body, and a big
   story's unflagged shoulders must not widen it), shrunk toward priors (some clumping,
-  some wander) and floored at 0. ``v``
-  is the posterior uncertainty of the rate itself (``1 / (alpha + S_slot) + ...``, scaled
-  by the dispersion), so a short history gives a wide predictive and does not fire on
-  everything (the gamma-Poisson posterior predictive, moment-matched to one NB).
+  some wander) and floored at 0. ``v`` is the posterior uncertainty of the rate itself
+  (``1 / (alpha + S_slot) + ...``, scaled by the dispersion), so a short history gives a
+  wide predictive and does not fire on everything (the gamma-Poisson posterior
+  predictive, moment-matched to one NB).
 * **Tail probability** ``P(X >= observed)`` (``betainc``), then **calibrated** on the
   series' own history (``_Baseline.calibrate``): real counts have heavier tails than any
   NB, so how often this series produces a bucket that surprising is fitted on its trailing
