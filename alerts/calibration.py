@@ -144,7 +144,7 @@ def run_maxima(peaks: NDArray[np.bool_], excess: Floats, weight: Floats) -> tupl
     flat = peaks.reshape(-1, peaks.shape[-1])
     before = np.zeros_like(flat[:, :1])
     starts = flat & ~np.concatenate([before, flat[:, :-1]], axis=1)
-    ends = flat & ~np.concatenate([flat[:, 1:], before], axis=1)
+    ends = run_ends(flat) > 0
     ended = np.zeros(flat.shape)
     maxima = np.zeros(flat.shape)
     kept = weight.reshape(flat.shape)[flat] > 0
