@@ -18,17 +18,21 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from alerts.calibration import Calibration, calibrated_tail, variance_inflation
+from alerts.calibration import (
+    ROBUST_SD,
+    ROBUST_STEPS,
+    Calibration,
+    calibrated_tail,
+    variance_inflation,
+)
 
 DAY = 86_400
 HOUR = 3_600
 WEEK_DAYS = 7
 Floats = NDArray[np.float64]
-ROBUST_SD = 4.0
-"""Squared residuals beyond this many standard deviations count as this many (see
-``Baseline._dispersion``)."""
-ROBUST_STEPS = 3
-"""Refits from the plain fit (three converge: six give the same verdicts)."""
+LOCAL_CLIP = 3.0
+"""Buckets count at most this many standard deviations above their expected count in the
+recent level (``Baseline._recent_level``): a burst is not a level."""
 PHI_FRACTION = 4.0
 """The wander prior (``dispersion_prior``) is worth at most the window's buckets over this
 (see ``Baseline._moments``)."""
@@ -66,6 +70,13 @@ class SpikeParams:
     """...both worth this many buckets (the wander prior at most a quarter of the window's
     buckets). A sparse series cannot show its clumps in a few weeks of history; with a
     Poisson prior its ordinary five-story days looked like one-in-a-hundred events."""
+    recent: timedelta = timedelta(hours=3)
+    """Sub-daily buckets: the recent level is read over this span, ending an hour before
+    the bucket (``Baseline._recent_level``)..."""
+    recent_prior: float = 200.0
+    """...shrunk toward the profile's with this many stories: a quiet cluster's few
+    recent stories say little, a busy one's thousands say where today's level is (at 20
+    a mid-sized cluster's expected counts wandered by a third on noise)."""
     warmup: int | None = None
     """Buckets of history needed before judging; default: two days' worth, at least 7."""
     min_window: int = 28
@@ -167,6 +178,14 @@ def _trailing_same_weekday(daily: Floats, weeks: int, shift: int) -> Floats:
     return np.asarray(flat[..., shift : shift + days])
 
 
+def _lagged_sum(values: Floats, span: int, gap: int) -> Floats:
+    """Per bucket (last axis), the sum of ``values`` over the ``span`` buckets that end
+    ``gap`` buckets before it (fewer at the start)."""
+    total = np.concatenate([np.zeros((*values.shape[:-1], 1)), np.cumsum(values, -1)], -1)
+    end = np.clip(np.arange(values.shape[-1]) - gap + 1, 0, None)
+    return np.asarray(total[..., end] - total[..., np.clip(end - span, 0, None)])
+
+
 class Baseline:
     """Expected counts and NB sizes on padded arrays (rows x periods*per_period)."""
 
@@ -242,18 +261,49 @@ class Baseline:
             if lay.slots > 1:
                 rate, relvar = self._weekday_hours(kept, use, rate, relvar)
         mu = self.to_buckets(rate)
+        relvar_b = self.to_buckets(relvar)
         judged_periods = all_n.sum(1) >= self._warmup()
         judged = self.from_periods(judged_periods) > 0
         # The spread is fitted on every bucket with a baseline at all (a period of
         # history), judged or not yet, so the first judged day has data to go by.
-        modelled = self.from_periods(all_n.sum(1) >= lay.per_period) > 0
-        delta_p, phi_p = self._dispersion(counts, mu, use * modelled)
+        modelled = use * (self.from_periods(all_n.sum(1) >= lay.per_period) > 0)
+        if lay.per_period > 1:
+            mu, relvar_b = self._recent_level(counts, use, modelled, mu, relvar_b)
+        delta_p, phi_p = self._dispersion(counts, mu, modelled)
         delta, phi = self.from_periods(delta_p), self.from_periods(phi_p)
         # Var = mu (1 + delta) + phi mu^2, plus the rate's own uncertainty (relvar, in
         # Poisson units, scaled by the dispersion) -> the NB size with that variance.
-        relvar_rate = self.to_buckets(relvar) * (1.0 + delta + phi * mu)
+        relvar_rate = relvar_b * (1.0 + delta + phi * mu)
         size = 1.0 / (delta / np.maximum(mu, 1e-12) + phi + relvar_rate)
         return mu, size, judged, mu * np.sqrt(relvar_rate)
+
+    def _recent_level(
+        self, counts: Floats, use: Floats, modelled: Floats, mu: Floats, relvar: Floats
+    ) -> tuple[Floats, Floats]:
+        """``mu`` times the level of the last hours, and ``relvar`` plus its uncertainty.
+
+        The profile says what an hour is like on an ordinary day of the last two weeks;
+        news days are not ordinary. A rate that runs high all afternoon made every hour
+        of it a spike, and a story on a day running low was measured against a level
+        that day never had. So each bucket's expected count is scaled by how the recent
+        buckets (``recent``, ending an hour before it: the hour test reads that hour)
+        came out against theirs: ``(S + k) / (M + k)`` with ``k = recent_prior`` stories,
+        flagged and held buckets left out, each bucket counted at most ``LOCAL_CLIP``
+        standard deviations above its expectation (by the priors' spread: a burst is not
+        a level). A gamma-Poisson posterior of the day's level (a prior CV of about 0.09
+        at ``k`` = 200): its relative variance ``1 / (S + k)`` adds to the rate's, in the
+        Poisson units ``fit`` scales. A busy cluster (thousands of stories in three
+        hours) follows its day; a quiet one (a few) keeps its profile."""
+        p = self.params
+        width = DAY // self.layout.per_period
+        span = max(1, round(p.recent.total_seconds() / width))
+        gap = max(1, HOUR // width)
+        sd = np.sqrt(mu * (1.0 + p.clump_prior) + p.dispersion_prior * mu * mu)
+        clipped = np.minimum(counts, mu + LOCAL_CLIP * sd)
+        seen = _lagged_sum(clipped * use, span, gap)
+        said = _lagged_sum(mu * use, span, gap)
+        k = p.recent_prior
+        return mu * (seen + k) / (said + k), relvar + 1.0 / (seen + k)
 
     def trailing(self, values: Floats, window: int) -> Floats:
         """Per bucket, the sum of ``values`` over the ``window`` periods before its own."""

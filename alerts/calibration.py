@@ -27,6 +27,11 @@ FLAG_EXCESS = 2.0
 MIN_EXCESS_FLAGS = 2.0
 """Flagged runs in the calibration window beyond this many times the threshold's share
 (and at least this many) are the series' habit: they count among its peaks."""
+ROBUST_SD = 4.0
+"""Squared residuals beyond this many standard deviations count as this many, in the
+moment fits of a bucket's spread (``Baseline._dispersion``, ``variance_inflation``)."""
+ROBUST_STEPS = 3
+"""Refits from the plain fit (three converge: six give the same verdicts)."""
 WINSOR = 4.0
 """A run's excess counts as at most this many times the threshold's (see
 ``calibrated_tail``)."""
@@ -164,12 +169,26 @@ def variance_inflation(
 ) -> Floats:
     """Per bucket, how much more ``counts`` varied around ``mean`` over the trailing window
     (buckets in ``use``) than ``var`` says: a moment ratio, at least 1, shrunk toward 1 with
-    ``weight`` pseudo-buckets."""
-    seen = trailing(use * (counts - mean) ** 2)
+    ``weight`` pseudo-buckets.
+
+    Winsorised like the spread itself (``ROBUST_SD``, ``ROBUST_STEPS``): the ratio is
+    the body's, and the calibration judges the tail. Plain, one burst's hour that stayed
+    below the threshold (a bot's 3 buckets at 50 times the usual) counted as much as a
+    week of ordinary hours, and the hour test of a busy series stopped seeing stories
+    at ten times the usual."""
+    squares = (counts - mean) ** 2
     said = trailing(use * var)
-    n = trailing(use)
-    ratio = (seen + weight) / np.maximum(said + weight * said / np.maximum(n, 1.0), 1e-12)
-    return np.maximum(1.0, np.where(said > 0, ratio, 1.0))
+    floor = weight * said / np.maximum(trailing(use), 1.0)
+
+    def ratio_of(seen: Floats) -> Floats:
+        ratio = (seen + weight) / np.maximum(said + floor, 1e-12)
+        return np.maximum(1.0, np.where(said > 0, ratio, 1.0))
+
+    ratio = ratio_of(trailing(use * squares))
+    for _ in range(ROBUST_STEPS):
+        cap = ROBUST_SD**2 * ratio * np.maximum(var, 1.0)
+        ratio = ratio_of(trailing(use * np.minimum(squares, cap)))
+    return ratio
 
 
 def gpd_survival(excess: Floats, shape: Floats, scale: Floats) -> Floats:

@@ -63,7 +63,14 @@ def read_series(lines: Iterable[str]) -> Series:
     times: list[datetime] = []
     counts: list[float] = []
     header_seen = False
-    for row in reader:
+    rows = iter(reader)
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            break
+        except csv.Error as exc:  # a field past the csv module's limit, a stray NUL
+            raise SeriesError(f"line {reader.line_num}: {exc}") from None
         if not row or not any(cell.strip() for cell in row):
             continue
         if not header_seen:
@@ -101,15 +108,17 @@ def check_span(times: list[datetime], width: timedelta) -> None:
 
 def parse_timestamp(text: str, line: int = 0) -> datetime:
     """ISO 8601 (date, date and time, with or without a zone) or epoch seconds."""
+    refused = SeriesError(f"line {line}: {text!r} is not a timestamp")
     try:
         return utc(datetime.fromtimestamp(float(text), UTC))
+    except (OverflowError, OSError):  # epoch seconds out of the platform's range
+        raise refused from None
     except ValueError:
         pass
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise SeriesError(f"line {line}: {text!r} is not a timestamp") from None
-    return utc(moment)
+        return utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
+    except (ValueError, OverflowError):  # not ISO 8601, or out of range once in UTC
+        raise refused from None
 
 
 def infer_bucket(times: list[datetime]) -> timedelta:

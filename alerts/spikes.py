@@ -11,6 +11,10 @@ The model, for one series (many series are processed at once, row-wise):
   Slots are hours of the day (sub-hour buckets share their hour); buckets of a day or longer
   have no time-of-day profile. The day-of-week factor is shrunk the same way (prior
   ``beta``) over the trailing four weeks and is only used once three same weekdays are known.
+  Sub-daily buckets also follow **the day's level**: ``mu`` is scaled by how the ``recent``
+  three hours before the bucket's hour came out against their own ``mu`` (flagged buckets
+  left out, bursts clipped), a gamma-Poisson posterior shrunk toward 1 with
+  ``recent_prior`` stories (``Baseline._recent_level``): news days are not ordinary days.
 * **Spread**: the count is negative binomial with mean ``mu`` and variance
   ``mu (1 + delta) + phi mu^2 + mu^2 v``. ``delta`` (clumps: a desk filing a batch, a
   cascade of posts; variance proportional to the mean) and ``phi`` (the rate itself
@@ -33,7 +37,9 @@ The model, for one series (many series are processed at once, row-wise):
   summed means, and the summed variances times how much more the trailing hours really
   varied, plus the covariance of the rate's uncertainty, which the hour's buckets share),
   each test at half the threshold: a burst spread thin over an hour is news even when no
-  single bucket reaches ``min_count``.
+  single bucket reaches ``min_count``. That test is fitted (its variance inflation and its
+  calibration) only on hours holding no flagged or held bucket, and it never flags an
+  empty bucket.
 * **Flagged buckets stay out of the baseline.** That makes each bucket's baseline depend on
   earlier verdicts. Instead of a Python loop over buckets, the detector iterates vectorised
   passes to the fixed point: pass k recomputes every baseline with the flags of pass k-1.
@@ -200,18 +206,26 @@ def _detect_rows(
             # Buckets of one hour are not independent (a story's follow-ups, copies that
             # dedupe missed): the hour's variance is the buckets' summed variance times
             # how much more the trailing hours really varied.
-            var = var * baseline.inflation(hour, mean, var, sample)
+            # An hour holding flagged (or held) buckets is neither the usual nor a
+            # flag: it stays out of what the hour test is fitted on (its spread and its
+            # calibration). Counted as usual, each story's next hour said that such
+            # hours are common.
+            kept_out = present[active] * (flags[active] | held[active])
+            clean = sample * (_rolling(kept_out, scale) == 0)
+            var = var * baseline.inflation(hour, mean, var, clean)
             # And the rate's uncertainty is one error the hour's buckets share (they read
             # the same slot): summed as independent, its covariances were missing and a
             # new cluster's first days alarmed on noise. Added as fully correlated (the
             # sum of standard deviations, squared): an upper bound, never bolder.
             var = var + np.maximum(_rolling(rate_sd, scale) ** 2 - _rolling(rate_sd**2, scale), 0.0)
             hour_size = mean**2 / np.maximum(var - mean, 1e-9 * mean + 1e-12)
-            hour_tail = _surprise(baseline, hour, mean, hour_size, judged_a, sample, flagged)
+            hour_tail = _surprise(baseline, hour, mean, hour_size, judged_a, clean, flagged)
             # The hour after a sharp spike stays anomalous for as long as it holds the
             # spike: those buckets are flagged too (one episode; they are not quiet).
             tail_a = np.minimum(1.0, 2.0 * np.minimum(tail_a, hour_tail))
-            eligible = eligible | (hour >= floor)
+            # A bucket without a story is never the one flagged: the hour's stories
+            # were in the buckets before it (and an episode opens on a story).
+            eligible = eligible | ((hour >= floor) & (sub > 0))
         mu[active], size[active], judged[active], tail[active] = mu_a, size_a, judged_a, tail_a
         new = eligible & judged_a & (tail_a < params.threshold)
         # A story's aftermath (still a peak, though no longer a spike) is not the usual
