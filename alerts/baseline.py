@@ -33,6 +33,9 @@ Floats = NDArray[np.float64]
 LOCAL_CLIP = 3.0
 """Buckets count at most this many standard deviations above their expected count in the
 recent level (``Baseline._recent_level``): a burst is not a level."""
+OUTAGE_LOG = math.log(1e-3)
+"""A bucket of 0 whose chance of 0 is below this (log) is missing data for the recent
+level (``Baseline._recent_level``): a crawler or a feed was down."""
 PHI_FRACTION = 4.0
 """The wander prior (``dispersion_prior``) is worth at most the window's buckets over this
 (see ``Baseline._moments``)."""
@@ -298,10 +301,17 @@ class Baseline:
         width = DAY // self.layout.per_period
         span = max(1, round(p.recent.total_seconds() / width))
         gap = max(1, HOUR // width)
-        sd = np.sqrt(mu * (1.0 + p.clump_prior) + p.dispersion_prior * mu * mu)
-        clipped = np.minimum(counts, mu + LOCAL_CLIP * sd)
-        seen = _lagged_sum(clipped * use, span, gap)
-        said = _lagged_sum(mu * use, span, gap)
+        var = mu * (1.0 + p.clump_prior) + p.dispersion_prior * mu * mu
+        clipped = np.minimum(counts, mu + LOCAL_CLIP * np.sqrt(var))
+        # A bucket with nothing where nothing is all but impossible (under the priors'
+        # spread) is an outage, not a quiet hour: it says nothing of the day's level.
+        size = mu * mu / np.maximum(var - mu, 1e-12)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_zero = size * np.log(size / (size + mu))
+        outage = (counts == 0) & (np.nan_to_num(log_zero, nan=0.0) < OUTAGE_LOG)
+        read = use * ~outage
+        seen = _lagged_sum(clipped * read, span, gap)
+        said = _lagged_sum(mu * read, span, gap)
         k = p.recent_prior
         return mu * (seen + k) / (said + k), relvar + 1.0 / (seen + k)
 

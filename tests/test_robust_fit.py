@@ -137,3 +137,19 @@ def test_a_news_day_running_hot_for_hours_is_not_a_spike_every_hour() -> None:
         series = Series([t.isoformat() for t in times], times, [float(c) for _, c in rows])
         onsets += len(find_onsets(series, params, policy))
     assert onsets / (clusters * weeks) <= 0.25
+
+
+def test_an_outage_is_not_a_quiet_day() -> None:
+    """Four hours without a single story where 20-60 come every five minutes is a crawler
+    or a feed down, not the day's level: once it ends, nothing is flagged that would not
+    have been flagged without it. (Read as a level, every recovery was a spike.)"""
+    params = SpikeParams.from_config(DetectionConfig(), FIVE)
+    for seed in range(10):
+        counts = ordinary(np.random.default_rng(seed), 21, level=40.0)
+        outage = 18 * PER_DAY + 9 * 12
+        down = counts.copy()
+        down[outage : outage + 48] = 0
+        after = slice(outage + 48, outage + 48 + 72)  # the six hours after it
+        with_outage = detect_spikes(down, START, FIVE, params).anomalous[after]
+        without = detect_spikes(counts, START, FIVE, params).anomalous[after]
+        assert not (with_outage & ~without).any(), seed
