@@ -184,9 +184,11 @@ def _trailing_same_weekday(daily: Floats, weeks: int, shift: int) -> Floats:
 def _lagged_sum(values: Floats, span: int, gap: int) -> Floats:
     """Per bucket (last axis), the sum of ``values`` over the ``span`` buckets that end
     ``gap`` buckets before it (fewer at the start)."""
-    total = np.concatenate([np.zeros((*values.shape[:-1], 1)), np.cumsum(values, -1)], -1)
-    end = np.clip(np.arange(values.shape[-1]) - gap + 1, 0, None)
-    return np.asarray(total[..., end] - total[..., np.clip(end - span, 0, None)])
+    total = np.cumsum(values, axis=-1)
+    out = np.zeros_like(total)
+    out[..., gap:] = total[..., :-gap] if gap else total
+    out[..., gap + span :] -= total[..., : -(gap + span)]
+    return out
 
 
 class Baseline:
@@ -305,11 +307,13 @@ class Baseline:
         clipped = np.minimum(counts, mu + LOCAL_CLIP * np.sqrt(var))
         # A bucket with nothing where nothing is all but impossible (under the priors'
         # spread) is an outage, not a quiet hour: it says nothing of the day's level.
-        size = mu * mu / np.maximum(var - mu, 1e-12)
+        read = use.copy()
+        zero = (counts == 0) & (use > 0)
+        m, excess = mu[zero], var[zero] - mu[zero]
+        size = m * m / np.maximum(excess, 1e-12)
         with np.errstate(divide="ignore", invalid="ignore"):
-            log_zero = size * np.log(size / (size + mu))
-        outage = (counts == 0) & (np.nan_to_num(log_zero, nan=0.0) < OUTAGE_LOG)
-        read = use * ~outage
+            log_zero = np.nan_to_num(size * np.log(size / (size + m)), nan=0.0)
+        read[zero] = log_zero >= OUTAGE_LOG
         seen = _lagged_sum(clipped * read, span, gap)
         said = _lagged_sum(mu * read, span, gap)
         k = p.recent_prior

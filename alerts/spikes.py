@@ -288,13 +288,12 @@ def _surprise(
     """Per bucket, the tail probability of its count: exact NB well above the mean, a
     normal approximation elsewhere, 1 where not judged; calibrated on the series' own
     peaks (``_Baseline.calibrate``) unless the params say otherwise."""
-    sd = np.sqrt(mu + mu**2 / size)
-    z = (counts - mu) / np.maximum(sd, 1e-12)
-    tail = np.ones(counts.shape)
-    exact = judged & (counts > 0) & (z > GATE)
+    sd = np.maximum(np.sqrt(mu + mu**2 / size), 1e-12)
+    # The normal approximation everywhere (cheaper than picking the buckets out), then
+    # the exact tail where it matters; 1 where not judged or empty.
+    tail = np.where(judged & (counts > 0), special.ndtr((mu - counts + 0.5) / sd), 1.0)
+    exact = judged & (counts > 0) & (counts - mu > GATE * sd)
     tail[exact] = tail_probability(counts[exact], mu[exact], size[exact])
-    rough = judged & (counts > 0) & ~exact
-    tail[rough] = special.ndtr((mu[rough] - counts[rough] + 0.5) / np.maximum(sd[rough], 1e-12))
     if baseline.params.calibrate:
         tail = baseline.calibrate(tail, sample, flagged, counts)
     return tail
