@@ -272,10 +272,13 @@ class Baseline:
         # The spread is fitted on every bucket with a baseline at all (a period of
         # history), judged or not yet, so the first judged day has data to go by.
         modelled = use * (self.from_periods(all_n.sum(1) >= lay.per_period) > 0)
-        if lay.per_period > 1:
-            mu, relvar_b = self._recent_level(counts, use, modelled, mu, relvar_b)
         delta_p, phi_p = self._dispersion(counts, mu, modelled)
         delta, phi = self.from_periods(delta_p), self.from_periods(phi_p)
+        if lay.per_period > 1:
+            # The spread stays the one fitted around the profile: it holds the day's
+            # wander that the recent level now follows, so it errs wide (a bound).
+            spread = mu * (1.0 + delta) + phi * mu * mu
+            mu, relvar_b = self._recent_level(counts, use, mu, relvar_b, spread)
         # Var = mu (1 + delta) + phi mu^2, plus the rate's own uncertainty (relvar, in
         # Poisson units, scaled by the dispersion) -> the NB size with that variance.
         relvar_rate = relvar_b * (1.0 + delta + phi * mu)
@@ -283,7 +286,7 @@ class Baseline:
         return mu, size, judged, mu * np.sqrt(relvar_rate)
 
     def _recent_level(
-        self, counts: Floats, use: Floats, modelled: Floats, mu: Floats, relvar: Floats
+        self, counts: Floats, use: Floats, mu: Floats, relvar: Floats, spread: Floats
     ) -> tuple[Floats, Floats]:
         """``mu`` times the level of the last hours, and ``relvar`` plus its uncertainty.
 
@@ -294,17 +297,21 @@ class Baseline:
         buckets (``recent``, ending an hour before it: the hour test reads that hour)
         came out against theirs: ``(S + k) / (M + k)`` with ``k = recent_prior`` stories,
         flagged and held buckets left out, each bucket counted at most ``LOCAL_CLIP``
-        standard deviations above its expectation (by the priors' spread: a burst is not
-        a level). A gamma-Poisson posterior of the day's level (a prior CV of about 0.09
-        at ``k`` = 200): its relative variance ``1 / (S + k)`` adds to the rate's, in the
-        Poisson units ``fit`` scales. A busy cluster (thousands of stories in three
-        hours) follows its day; a quiet one (a few) keeps its profile."""
+        standard deviations above its expectation (by the wider of the priors' spread and
+        the fitted ``spread``: a burst is not a level, and a day that wanders is not a
+        burst). Zeros where
+        zero is all but impossible are an outage, left out too. A gamma-Poisson posterior
+        of the day's level (a prior CV of about 0.09 at ``k`` = 200): its relative
+        variance ``1 / (S + k)`` adds to the rate's, in the Poisson units ``fit`` scales.
+        A busy cluster (thousands of stories in three hours) follows its day; a quiet
+        one (a few) keeps its profile."""
         p = self.params
         width = DAY // self.layout.per_period
         span = max(1, round(p.recent.total_seconds() / width))
         gap = max(1, HOUR // width)
         var = mu * (1.0 + p.clump_prior) + p.dispersion_prior * mu * mu
-        clipped = np.minimum(counts, mu + LOCAL_CLIP * np.sqrt(var))
+        wide = np.maximum(var, spread)
+        clipped = np.minimum(counts, mu + LOCAL_CLIP * np.sqrt(wide))
         # A bucket with nothing where nothing is all but impossible (under the priors'
         # spread) is an outage, not a quiet hour: it says nothing of the day's level.
         read = use.copy()
