@@ -228,11 +228,12 @@ class Baseline:
         )
 
     def fit(
-        self, counts: Floats, use: Floats, unflagged: tuple[Floats, Floats]
+        self, counts: Floats, use: Floats, unflagged: tuple[Floats, Floats], present: Floats
     ) -> tuple[Floats, Floats, Bools, Floats]:
         """``mu``, NB size, "judged" and ``rate_sd`` per bucket; ``use`` marks buckets the
-        baseline reads. ``rate_sd`` is the part of the spread that is the rate's own
-        uncertainty (included in the size): the buckets of one slot share it."""
+        baseline reads, ``present`` the buckets of the series (not its padding).
+        ``rate_sd`` is the part of the spread that is the rate's own uncertainty (included
+        in the size): the buckets of one slot share it."""
         lay, p = self.layout, self.params
         alpha = p.profile_prior
         shape0, buckets0 = p.level_prior
@@ -278,7 +279,7 @@ class Baseline:
             # The spread stays the one fitted around the profile: it holds the day's
             # wander that the recent level now follows, so it errs wide (a bound).
             spread = mu * (1.0 + delta) + phi * mu * mu
-            mu, relvar_b = self._recent_level(counts, use, mu, relvar_b, spread)
+            mu, relvar_b = self._recent_level(counts, present, mu, relvar_b, spread)
         # Var = mu (1 + delta) + phi mu^2, plus the rate's own uncertainty (relvar, in
         # Poisson units, scaled by the dispersion) -> the NB size with that variance.
         relvar_rate = relvar_b * (1.0 + delta + phi * mu)
@@ -286,7 +287,7 @@ class Baseline:
         return mu, size, judged, mu * np.sqrt(relvar_rate)
 
     def _recent_level(
-        self, counts: Floats, use: Floats, mu: Floats, relvar: Floats, spread: Floats
+        self, counts: Floats, present: Floats, mu: Floats, relvar: Floats, spread: Floats
     ) -> tuple[Floats, Floats]:
         """``mu`` times the level of the last hours, and ``relvar`` plus its uncertainty.
 
@@ -295,16 +296,21 @@ class Baseline:
         of it a spike, and a story on a day running low was measured against a level
         that day never had. So each bucket's expected count is scaled by how the recent
         buckets (``recent``, ending an hour before it: the hour test reads that hour)
-        came out against theirs: ``(S + k) / (M + k)`` with ``k = recent_prior`` stories,
-        flagged and held buckets left out, each bucket counted at most ``LOCAL_CLIP``
-        standard deviations above its expectation (by the wider of the priors' spread and
-        the fitted ``spread``: a burst is not a level, and a day that wanders is not a
-        burst). Zeros where
-        zero is all but impossible are an outage, left out too. A gamma-Poisson posterior
-        of the day's level (a prior CV of about 0.09 at ``k`` = 200): its relative
-        variance ``1 / (S + k)`` adds to the rate's, in the Poisson units ``fit`` scales.
-        A busy cluster (thousands of stories in three hours) follows its day; a quiet
-        one (a few) keeps its profile."""
+        came out against theirs: ``(S + k) / (M + k)`` with ``k = recent_prior`` stories.
+        A gamma-Poisson posterior of the day's level (a prior CV of about 0.09 at ``k`` =
+        200): its relative variance ``1 / (S + k)`` adds to the rate's, in the Poisson
+        units ``fit`` scales. A busy cluster (thousands of stories in three hours)
+        follows its day; a quiet one (a few) keeps its profile.
+
+        Every bucket of the series is read, flagged or not, each counted at most
+        ``LOCAL_CLIP`` standard deviations above its expectation (by the wider of the
+        priors' spread and the fitted ``spread``): a burst is not a level, but a day
+        that stays hot is one. Leaving flags out, a hot day's level fell back to the
+        profile as soon as its first hours were flagged, every later bucket was flagged
+        too, and each bucket's level hung on the verdicts before it (passes beyond the
+        cap). Zeros where zero is all but impossible under the fitted spread are an
+        outage, not a quiet hour, and are not read: a feed polled every half hour leaves
+        most of a busy cluster's five minutes empty, and its fitted spread says so."""
         p = self.params
         width = DAY // self.layout.per_period
         span = max(1, round(p.recent.total_seconds() / width))
@@ -312,11 +318,11 @@ class Baseline:
         var = mu * (1.0 + p.clump_prior) + p.dispersion_prior * mu * mu
         wide = np.maximum(var, spread)
         clipped = np.minimum(counts, mu + LOCAL_CLIP * np.sqrt(wide))
-        # A bucket with nothing where nothing is all but impossible (under the priors'
+        # A bucket with nothing where nothing is all but impossible (under the fitted
         # spread) is an outage, not a quiet hour: it says nothing of the day's level.
-        read = use.copy()
-        zero = (counts == 0) & (use > 0)
-        m, excess = mu[zero], var[zero] - mu[zero]
+        read = present.copy()
+        zero = (counts == 0) & (present > 0)
+        m, excess = mu[zero], spread[zero] - mu[zero]
         size = m * m / np.maximum(excess, 1e-12)
         with np.errstate(divide="ignore", invalid="ignore"):
             log_zero = np.nan_to_num(size * np.log(size / (size + m)), nan=0.0)

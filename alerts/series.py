@@ -30,6 +30,9 @@ from clock.moments import utc
 logger = logging.getLogger(__name__)
 
 MAX_BUCKETS = 1_000_000
+MAX_COUNT = 1e15
+"""Counts above this are refused: no series counts that many of anything per row, and a
+bucket's sum must stay finite."""
 
 
 class SeriesError(ValueError):
@@ -85,8 +88,10 @@ def read_series(lines: Iterable[str]) -> Series:
             value = float(row[1])
         except ValueError:
             raise SeriesError(f"line {line}: count {row[1]!r} is not a number") from None
-        if not math.isfinite(value) or value < 0:
-            raise SeriesError(f"line {line}: count must be a finite number >= 0, got {row[1]!r}")
+        if not math.isfinite(value) or not 0 <= value <= MAX_COUNT:
+            raise SeriesError(
+                f"line {line}: count must be a number from 0 to {MAX_COUNT:g}, got {row[1]!r}"
+            )
         labels.append(label)
         counts.append(value)
     if not counts:

@@ -12,8 +12,8 @@ The model, for one series (many series are processed at once, row-wise):
   have no time-of-day profile. The day-of-week factor is shrunk the same way (prior
   ``beta``) over the trailing four weeks and is only used once three same weekdays are known.
   Sub-daily buckets also follow **the day's level**: ``mu`` is scaled by how the ``recent``
-  three hours before the bucket's hour came out against their own ``mu`` (flagged buckets
-  left out, bursts clipped), a gamma-Poisson posterior shrunk toward 1 with
+  three hours before the bucket's hour came out against their own ``mu`` (every bucket
+  read, bursts clipped, an outage's zeros skipped), a gamma-Poisson posterior shrunk toward 1 with
   ``recent_prior`` stories (``Baseline._recent_level``): news days are not ordinary days.
 * **Spread**: the count is negative binomial with mean ``mu`` and variance
   ``mu (1 + delta) + phi mu^2 + mu^2 v``. ``delta`` (clumps: a desk filing a batch, a
@@ -191,7 +191,7 @@ def _detect_rows(
         sub = padded[active]
         use = present[active] * ~(flags[active] | held[active])
         sums = (unflagged[0][active], unflagged[1][active])
-        mu_a, size_a, judged_a, rate_sd = baseline.fit(sub, use, sums)
+        mu_a, size_a, judged_a, rate_sd = baseline.fit(sub, use, sums, present[active])
         sample = use * judged_a
         flagged = present[active] * flags[active] * judged_a
         tail_a = _surprise(baseline, sub, mu_a, size_a, judged_a, sample, flagged)
@@ -288,7 +288,10 @@ def _surprise(
     """Per bucket, the tail probability of its count: exact NB well above the mean, a
     normal approximation elsewhere, 1 where not judged; calibrated on the series' own
     peaks (``_Baseline.calibrate``) unless the params say otherwise."""
-    sd = np.maximum(np.sqrt(mu + mu**2 / size), 1e-12)
+    # A size of 0 is an unbounded spread (a first pass can see one where a huge burst
+    # has not been left out yet): nothing is surprising there.
+    wander = np.divide(mu**2, size, out=np.full_like(mu, np.inf), where=size > 0)
+    sd = np.maximum(np.sqrt(mu + wander), 1e-12)
     # The normal approximation everywhere (cheaper than picking the buckets out), then
     # the exact tail where it matters; 1 where not judged or empty.
     tail = np.where(judged & (counts > 0), special.ndtr((mu - counts + 0.5) / sd), 1.0)

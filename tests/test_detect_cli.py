@@ -100,6 +100,8 @@ def test_config_values_are_used_when_there_is_a_config(cli, write_config, tmp_pa
         ("timestamp,count\n2025-01-01T00:00,abc\n", "line 2: count 'abc' is not a number"),
         ("timestamp,count\nyesterday,3\n", "line 2: 'yesterday' is not a timestamp"),
         ("timestamp,count\n", "no rows"),
+        # Two of these in one bucket summed to inf: a traceback before.
+        ("timestamp,count\n2025-01-01T00:00,1e308\n", "count must be a number from 0 to 1e+15"),
         (
             "timestamp,count\n0,1\n1,2\n2,3\n4000000000,4\n",
             "4000000001 buckets, more than 1,000,000",

@@ -96,11 +96,8 @@ def detect(
                 parsed = read_series(handle)
     except OSError as exc:
         raise ConfigError(f"{series}: cannot read: {exc.strerror}") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(
-            f"{series}: not UTF-8 (byte {exc.start}: {exc.object[exc.start : exc.start + 1]!r});"
-            " save the CSV as UTF-8"
-        ) from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{series}: not UTF-8 text; save the CSV as UTF-8") from None
     except SeriesError as exc:
         raise ConfigError(f"{series}: {exc}") from None
     width = infer_bucket(parsed.times)
