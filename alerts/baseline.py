@@ -315,13 +315,15 @@ class Baseline:
         width = DAY // self.layout.per_period
         span = max(1, round(p.recent.total_seconds() / width))
         gap = max(1, HOUR // width)
-        var = mu * (1.0 + p.clump_prior) + p.dispersion_prior * mu * mu
-        wide = np.maximum(var, spread)
+        wide = mu * (1.0 + p.clump_prior) + p.dispersion_prior * mu * mu
+        np.maximum(wide, spread, out=wide)
         clipped = np.minimum(counts, mu + LOCAL_CLIP * np.sqrt(wide))
         # A bucket with nothing where nothing is all but impossible (under the fitted
         # spread) is an outage, not a quiet hour: it says nothing of the day's level.
+        # (A negative binomial's chance of 0 is at least a Poisson's, exp(-mu): only
+        # buckets expecting more than -OUTAGE_LOG stories can be outages.)
         read = present.copy()
-        zero = (counts == 0) & (present > 0)
+        zero = (counts == 0) & (present > 0) & (mu > -OUTAGE_LOG)
         m, excess = mu[zero], spread[zero] - mu[zero]
         size = m * m / np.maximum(excess, 1e-12)
         with np.errstate(divide="ignore", invalid="ignore"):
