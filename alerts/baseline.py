@@ -183,11 +183,10 @@ def _trailing_same_weekday(daily: Floats, weeks: int, shift: int) -> Floats:
 
 def _lagged_sum(values: Floats, span: int, gap: int) -> Floats:
     """Per bucket (last axis), the sum of ``values`` over the ``span`` buckets that end
-    ``gap`` buckets before it (fewer at the start)."""
-    total = np.cumsum(values, axis=-1)
-    out = np.zeros_like(total)
-    out[..., gap:] = total[..., :-gap] if gap else total
-    out[..., gap + span :] -= total[..., : -(gap + span)]
+    ``gap`` buckets before it (fewer at the start): ``trailing_sum`` moved ``gap - 1`` on."""
+    out = np.zeros_like(values)
+    kept = max(values.shape[-1] - gap + 1, 0)
+    out[..., gap - 1 :] = trailing_sum(values, span)[..., :kept]
     return out
 
 

@@ -13,8 +13,9 @@ The model, for one series (many series are processed at once, row-wise):
   ``beta``) over the trailing four weeks and is only used once three same weekdays are known.
   Sub-daily buckets also follow **the day's level**: ``mu`` is scaled by how the ``recent``
   three hours before the bucket's hour came out against their own ``mu`` (every bucket
-  read, bursts clipped, an outage's zeros skipped), a gamma-Poisson posterior shrunk toward 1 with
-  ``recent_prior`` stories (``Baseline._recent_level``): news days are not ordinary days.
+  read, bursts clipped, an outage's zeros skipped), a gamma-Poisson posterior shrunk
+  toward 1 with ``recent_prior`` stories (``Baseline._recent_level``): news days are not
+  ordinary days.
 * **Spread**: the count is negative binomial with mean ``mu`` and variance
   ``mu (1 + delta) + phi mu^2 + mu^2 v``. ``delta`` (clumps: a desk filing a batch, a
   cascade of posts; variance proportional to the mean) and ``phi`` (the rate itself
@@ -44,7 +45,7 @@ The model, for one series (many series are processed at once, row-wise):
   earlier verdicts. Instead of a Python loop over buckets, the detector iterates vectorised
   passes to the fixed point: pass k recomputes every baseline with the flags of pass k-1.
   The fixed point is exactly the sequential answer (a bucket's baseline only reads earlier
-  buckets); real series converge in 2-4 passes (capped at ``max_passes``). So that a
+  buckets); real series converge in 2-7 passes (capped at ``max_passes``). So that a
   lasting level shift is eventually accepted as the new normal, flags are ignored for a
   window in which more than half of the buckets are flagged. A story's aftermath stays
   out too: the buckets right after a flag that are still peaks (a tail below

@@ -8,7 +8,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from alerts.baseline import _lagged_sum
 from alerts.spikes import SpikeParams, detect_spikes
 from config.detection import DetectionConfig
 
@@ -70,3 +74,18 @@ def test_a_day_that_stays_hot_becomes_its_own_level() -> None:
     evening = slice(last + 18 * 12, last + PER_DAY)
     assert result.expected[evening].sum() / rate[evening].sum() > 0.45  # 0.32 before
     assert result.anomalous[evening].mean() < 0.6  # every bucket before
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.floats(0, 1e6), min_size=1, max_size=80),
+    st.integers(1, 40),
+    st.integers(1, 90),
+)
+def test_the_recent_window_is_the_span_ending_gap_buckets_before(
+    values: list[float], span: int, gap: int
+) -> None:
+    summed = _lagged_sum(np.array([values]), span, gap)[0]
+    for t in range(len(values)):
+        expected = sum(values[max(0, t - gap - span + 1) : max(0, t - gap + 1)])
+        assert summed[t] == pytest.approx(expected, rel=1e-9, abs=1e-6)
