@@ -352,16 +352,26 @@ class Baseline:
 
     def inflation(self, counts: Floats, mean: Floats, var: Floats, use: Floats) -> Floats:
         """How much more ``counts`` varied around ``mean`` than ``var`` says, per bucket
-        over the trailing window (``alerts.calibration.variance_inflation``)."""
-        window = self.layout.window
-        return variance_inflation(
+        over the trailing window (``alerts.calibration.variance_inflation``): the larger
+        of the whole window's ratio and its own hour of the day's. Some hours are less
+        predictable than the day's average: where a day's level steps overnight, the
+        first hours after midnight are measured against the evening before, and at the
+        window-wide ratio every such step was a spike."""
+        window, weight = self.layout.window, self.params.dispersion_weight
+        overall = variance_inflation(
+            counts, mean, var, use, lambda values: self.trailing(values, window), weight
+        )
+        if self.layout.slots == 1:
+            return overall
+        by_hour = variance_inflation(
             counts,
             mean,
             var,
             use,
-            lambda values: self.trailing(values, window),
-            self.params.dispersion_weight,
+            lambda values: self.to_buckets(trailing_sum(self.per_slot(values), window)),
+            weight,
         )
+        return np.maximum(overall, by_hour)
 
     def _warmup(self) -> int:
         """Two periods (days) of history, at least 7 buckets: the first judged day's
