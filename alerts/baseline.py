@@ -74,8 +74,9 @@ class SpikeParams:
     buckets). A sparse series cannot show its clumps in a few weeks of history; with a
     Poisson prior its ordinary five-story days looked like one-in-a-hundred events."""
     recent: timedelta = timedelta(hours=3)
-    """Sub-daily buckets: the recent level is read over this span, ending an hour before
-    the bucket (``Baseline._recent_level``)..."""
+    """Sub-daily buckets: the recent level is read over this span (in whole buckets),
+    ending an hour before the bucket's end, or at its start for buckets of an hour or
+    more (``Baseline._recent_level``)..."""
     recent_prior: float = 200.0
     """...shrunk toward the profile's with this many stories: a quiet cluster's few
     recent stories say little, a busy one's thousands say where today's level is (at 20
