@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import threading
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -122,6 +123,19 @@ def test_a_dead_worker_costs_its_page_and_the_next_page_is_extracted() -> None:
     assert isinstance(lost, Refused)
     assert "died" in lost.why
     assert isinstance(next_page, ExtractedArticle)
+
+
+def test_closing_leaves_nothing_for_interpreter_exit_to_join() -> None:
+    """A crawl stops with ``close`` and its process exits right after. Closed without
+    waiting, the pool's manager thread was still winding down at exit, and Python 3.11's
+    exit hook raced it for the pool's wake-up pipe: now and then a stopping worker printed
+    a traceback (``OSError`` from ``_python_exit``) and exited as if it had crashed."""
+    before = {thread.ident for thread in threading.enumerate()}
+    extraction = Extraction(workers=2, limit=30)
+    results = run(extraction, article(), article(5))  # ``run`` closes the extraction
+    assert all(isinstance(result, ExtractedArticle) for result in results)
+    left = [thread.name for thread in threading.enumerate() if thread.ident not in before]
+    assert left == [], left
 
 
 def test_workers_match_with_the_watch_list_they_were_given() -> None:

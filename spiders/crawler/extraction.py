@@ -124,6 +124,9 @@ _worker_matcher: Matcher | None = None
 with every page."""
 
 
+CLOSE_GRACE = 10.0
+"""How long ``Extraction.close`` waits for its workers beyond a page's time limit."""
+
 PARENT_CHECK_SECONDS = 2.0
 """How often a worker asks whether the crawl that started it is still there."""
 
@@ -211,10 +214,27 @@ class Extraction:
             return Refused("the extraction worker died")
 
     def close(self) -> None:
-        """Stop the workers (pages in flight are not waited for)."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+        """Stop the workers: pages not started are dropped, a page in flight may finish
+        (within its limit), and the pool is gone when this returns.
+
+        Not closed without waiting: the pool's manager thread then still winds down when
+        the crawl's process exits, and Python 3.11's exit hook races it for the pool's
+        wake-up pipe (a traceback at exit, now and then). The wait is bounded: a worker
+        stuck past its alarm (in C code) is left behind with a warning."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        stopping = threading.Thread(
+            target=pool.shutdown,
+            kwargs={"wait": True, "cancel_futures": True},
+            name="extraction-close",
+            daemon=True,
+        )
+        stopping.start()
+        grace = self.limit + CLOSE_GRACE if self.limit > 0 else CLOSE_GRACE
+        stopping.join(grace)
+        if stopping.is_alive():
+            logger.warning("extraction workers did not stop within %gs; not waiting", grace)
 
     def _start(self) -> Executor:
         # forkserver: workers start from a clean server process, not from a fork of the
