@@ -105,6 +105,41 @@ def bucket_noise(
     return float(mean.sum()), float(np.sqrt(np.sum(mean + mean**2 / DISPERSION)))
 
 
+def bucket_moments(
+    bucket_start: datetime,
+    bucket: timedelta,
+    level: Level | float,
+    clumps: Clumps = "leaked",
+    start: datetime = START,
+) -> tuple[float, float]:
+    """Mean and variance of a bucket's count in a null series, wire clumps included.
+
+    A slot of ``n`` stories starts a clump with probability ``1 - (1 - share)**n``
+    (``_wire_clumps``); over the slot's gamma-Poisson count that is ``1 - (1 + m share /
+    DISPERSION)**-DISPERSION``. A clump's stories are counted in its own bucket (those
+    spilling into the next are as many as spill in from the one before)."""
+    per_hour = LEVEL_PER_HOUR[level] if isinstance(level, str) else float(level)
+    first = (bucket_start - start) // SLOT
+    index = np.arange(first, first + _slots_per_bucket(bucket, 0))
+    slot_hours = (index % (24 * SLOTS_PER_HOUR)) / SLOTS_PER_HOUR
+    weekday = (index // (24 * SLOTS_PER_HOUR)) % 7
+    m = per_hour / SLOTS_PER_HOUR * day_profile(slot_hours, weekday)
+    var = m + m**2 / DISPERSION
+    share, (low, high) = CLUMPS[clumps]
+    if share == 0:
+        return float(m.sum()), float(var.sum())
+    sizes = np.arange(low, high + 1, dtype=float)
+    size_mean, size_square = float(sizes.mean()), float((sizes**2).mean())
+    base = 1.0 + m * share / DISPERSION
+    starts = 1.0 - base**-DISPERSION
+    # E[n (1 - share)**n] for the slot's count n, from its generating function.
+    kept = (1.0 - share) * m * base ** (-DISPERSION - 1.0)
+    covariance = size_mean * (m - kept - m * starts)
+    extra_var = starts * size_square - (starts * size_mean) ** 2
+    mean = m + starts * size_mean
+    return float(mean.sum()), float((var + extra_var + 2.0 * covariance).sum())
+
+
 def inject_spike(
     rows: Sequence[Row], at: datetime, extra: int, span: timedelta = timedelta(hours=1)
 ) -> list[Row]:
