@@ -23,7 +23,7 @@ from statistics import median
 
 import numpy as np
 
-from alerts.episodes import BucketVerdict, EpisodePolicy, advance
+from alerts.episodes import BucketVerdict, EpisodePolicy, TransitionKind, advance
 from alerts.spikes import SpikeParams, detect_spikes, score
 from clock.moments import utc
 
@@ -57,6 +57,9 @@ class Onset:
     expected: float
     tail_probability: float
     score: float
+    kind: TransitionKind = "open"
+    """``open``: an episode's onset; ``update``: the one update an open episode earns
+    when its count doubles (``find_onsets(..., updates=True)``)."""
 
 
 def read_series(lines: Iterable[str]) -> Series:
@@ -136,9 +139,14 @@ def infer_bucket(times: list[datetime]) -> timedelta:
 
 
 def find_onsets(
-    series: Series, params: SpikeParams, policy: EpisodePolicy, bucket: timedelta | None = None
+    series: Series,
+    params: SpikeParams,
+    policy: EpisodePolicy,
+    bucket: timedelta | None = None,
+    updates: bool = False,
 ) -> list[Onset]:
-    """Spike onsets of the series, oldest first."""
+    """Spike onsets of the series, oldest first; with ``updates``, also the updates the
+    service would send (each an alert too: a spike that doubles an open episode's count)."""
     width = bucket or infer_bucket(series.times)
     check_span(series.times, width)
     start = min(series.times)
@@ -162,7 +170,7 @@ def find_onsets(
     _, transitions = advance(None, verdicts, _policy_for(policy, width))
     onsets = []
     for transition in transitions:
-        if transition.kind != "open":
+        if transition.kind == "close" or (transition.kind == "update" and not updates):
             continue
         i = round((transition.verdict.start - start) / width)
         onsets.append(
@@ -173,6 +181,7 @@ def find_onsets(
                 expected=float(result.expected[i]),
                 tail_probability=float(result.tail_probability[i]),
                 score=float(score(result.tail_probability[i])),
+                kind=transition.kind,
             )
         )
     logger.debug(

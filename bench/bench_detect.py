@@ -135,18 +135,28 @@ def bench_speed() -> None:
 
 def mediawatch_onsets(series: Path) -> list[datetime]:
     """Onsets ``mediawatch detect --series SERIES --format json`` prints, run in-process."""
+    return [moment for moment, _ in mediawatch_alerts(series, updates=False)]
+
+
+def mediawatch_alerts(series: Path, updates: bool = True) -> list[tuple[datetime, str]]:
+    """``(timestamp, kind)`` of the alerts ``mediawatch detect --series SERIES --updates
+    --format json`` prints (onsets and updates), run in-process."""
     from mediawatch.cli import main
 
     out, err = io.StringIO(), io.StringIO()
     code: int | str | None = 0
+    args = ["detect", "--series", str(series), "--format", "json"]
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
-            main(["detect", "--series", str(series), "--format", "json"])
+            main(args + (["--updates"] if updates else []))
         except SystemExit as exc:
             code = exc.code
     if code not in (0, None):
         raise RuntimeError(f"mediawatch detect {series.name} exited {code}: {err.getvalue()}")
-    return [datetime.fromisoformat(row["timestamp"]) for row in json.loads(out.getvalue())]
+    return [
+        (datetime.fromisoformat(row["timestamp"]), row.get("kind", "open"))
+        for row in json.loads(out.getvalue())
+    ]
 
 
 def read_values(path: Path) -> np.ndarray:
@@ -296,7 +306,9 @@ def bench_recall(workdir: Path) -> None:
     print(
         f"\nRecall of injected spikes ({SPIKE_STORIES[0]}-{SPIKE_STORIES[1]} extra stories in"
         f" one hour, {RECALL_SERIES} series per cell, {NULL_WEEKS} weeks each, spike in weeks"
-        " 4-8; a hit is an onset in the spike's bucket(s) or the next bucket)"
+        " 4-8; a hit is an alert in the spike's bucket(s) or the next bucket: an onset, or"
+        " the update of an episode already open, as the service sends; false alarms are"
+        " onsets elsewhere)"
     )
     print("  (spike/sd: median of the spike's stories per bucket over the bucket's noise sd;")
     print("  oracle: the recall of a detector told each bucket's true mean and spread, testing")
@@ -340,10 +352,11 @@ def _recall_cell(
         last = max(first + bucket, at + timedelta(hours=1))  # end of the spike's buckets
         _, noise = synthetic.bucket_noise(first, bucket, level)
         strengths.append(extra / max(1, round(timedelta(hours=1) / bucket)) / noise)
-        onsets = mediawatch_onsets(path)
-        found = [moment for moment in onsets if first <= moment < last + bucket]
+        alerts = mediawatch_alerts(path)
+        found = [moment for moment, _ in alerts if first <= moment < last + bucket]
         hits += bool(found)
-        false_alarms += len(onsets) - len(found)
+        onsets = [moment for moment, kind in alerts if kind == "open"]
+        false_alarms += sum(not first <= moment < last + bucket for moment in onsets)
         oracle_hits += _oracle_finds(spiked, first, last, bucket, level, threshold)
     return RecallCell(hits, oracle_hits, false_alarms, float(np.median(strengths)))
 

@@ -55,6 +55,36 @@ def test_json_lists_each_spike_onset_once(cli, tmp_path: Path) -> None:
     assert first["score"] > 3  # -log10 of the tail probability
 
 
+def test_updates_show_the_alert_an_open_episode_sends_for_a_bigger_story(
+    cli, tmp_path: Path
+) -> None:
+    """A quiet cluster (one story a day) has a day of eight; its episode stays open
+    while the next days are not quiet, and two days on comes a day of sixty. The service
+    sends that day as the episode's update: ``--updates`` shows it, so a backtest lists
+    every alert a user would have had, and the default still lists one row per onset."""
+    path = tmp_path / "daily.csv"
+    rng = np.random.default_rng(3)
+    counts = rng.poisson(1.0, 60)
+    counts[40], counts[41], counts[42] = 8, 6, 60
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["day", "stories"])
+        for i, count in enumerate(counts):
+            writer.writerow([(START + i * timedelta(days=1)).date().isoformat(), int(count)])
+    onsets = json.loads(cli("detect", "--series", str(path), "--format", "json").out)
+    every = cli("detect", "--series", str(path), "--format", "json", "--updates")
+    assert every.code == 0, every
+    alerts = json.loads(every.out)
+    day = lambda n: (START + n * timedelta(days=1)).date().isoformat()  # noqa: E731
+    assert [(row["timestamp"], row["kind"]) for row in alerts] == [
+        (day(40), "open"),
+        (day(42), "update"),
+    ]
+    assert alerts[1]["count"] == 60
+    assert [row["timestamp"] for row in onsets] == [day(40)]
+    assert all("kind" not in row for row in onsets)
+
+
 def test_bucket_width_is_inferred_from_the_timestamps(cli, tmp_path: Path) -> None:
     path = tmp_path / "five-minutes.csv"
     step = timedelta(minutes=5)

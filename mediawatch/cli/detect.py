@@ -47,12 +47,21 @@ def detect(
     min_count: Annotated[
         int | None, typer.Option(help="Smallest count that can be a spike (default 5)")
     ] = None,
+    updates: Annotated[
+        bool,
+        typer.Option(
+            "--updates",
+            help="Also the updates the service would send (a kind column: open or update)",
+        ),
+    ] = False,
 ) -> None:
     """Run the spike detector over a CSV series, or over the archive once.
 
     With --series, prints one row per episode onset (what the service would have sent):
     timestamp, count, expected count, score (-log10 of the calibrated tail probability: 3
-    means a one-in-a-thousand bucket) and how often such a bucket comes by chance. The
+    means a one-in-a-thousand bucket) and how often such a bucket comes by chance; with
+    --updates, also each episode's update (a spike doubling its opening count), with a
+    kind column (open or update). The
     bucket width is the median gap between timestamps; missing buckets count 0. Works
     without a config file (the [detection] defaults). Without --series, judges the
     archive now and queues alerts, as the service's detect job does.
@@ -103,7 +112,8 @@ def detect(
     width = infer_bucket(parsed.times)
     params = SpikeParams.from_config(detection, bucket=width)
     policy = policy_from_config(detection, bucket=width)
-    onsets = find_onsets(parsed, params, policy, bucket=width)
+    onsets = find_onsets(parsed, params, policy, bucket=width, updates=updates)
+    columns = ["timestamp", "count", "expected", "score", "every"] + (["kind"] if updates else [])
     rows = [
         {
             "timestamp": onset.timestamp,
@@ -111,10 +121,11 @@ def detect(
             "expected": round(onset.expected, 3),
             "score": round(onset.score, 3),
             "every": how_often(onset.tail_probability, width),
+            "kind": onset.kind,
         }
         for onset in onsets
     ]
-    print_rows(rows, ["timestamp", "count", "expected", "score", "every"], _row_format(fmt))
+    print_rows([{key: row[key] for key in columns} for row in rows], columns, _row_format(fmt))
 
 
 def _detection_config(explicit: Path | None) -> DetectionConfig:
