@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
 from sqlalchemy import select
 from support.store_items import StandInWatchlist
 
@@ -77,6 +78,7 @@ def run(extraction: Extraction, *pages: Page) -> list[Result]:
         extraction.close()
 
 
+@pytest.mark.slow  # worker processes
 def test_workers_extract_what_the_crawl_process_would() -> None:
     pages = [article(n) for n in (3, 8, 20)]
     inline = [extract_page(p, 0) for p in pages]
@@ -89,6 +91,7 @@ def test_workers_extract_what_the_crawl_process_would() -> None:
     assert "Popular Mobilization Forces" in first.extracted.text
 
 
+@pytest.mark.slow  # worker processes
 def test_a_page_over_the_time_limit_is_refused_and_the_others_are_not() -> None:
     results = run(Extraction(workers=2, limit=0.3), slow_page(), article(), article(5))
     slow, *others = results
@@ -103,6 +106,7 @@ def test_the_time_limit_holds_inline_too() -> None:
     assert isinstance(extract_page(article(), 0.3), ExtractedArticle)
 
 
+@pytest.mark.slow  # worker processes
 def test_a_dead_worker_costs_its_page_and_the_next_page_is_extracted() -> None:
     extraction = Extraction(workers=1, limit=0)
 
@@ -125,6 +129,7 @@ def test_a_dead_worker_costs_its_page_and_the_next_page_is_extracted() -> None:
     assert isinstance(next_page, ExtractedArticle)
 
 
+@pytest.mark.slow  # worker processes
 def test_closing_leaves_nothing_for_interpreter_exit_to_join() -> None:
     """A crawl stops with ``close`` and its process exits right after. Closed without
     waiting, the pool's manager thread was still winding down at exit, and Python 3.11's
@@ -138,6 +143,7 @@ def test_closing_leaves_nothing_for_interpreter_exit_to_join() -> None:
     assert left == [], left
 
 
+@pytest.mark.slow  # worker processes
 def test_workers_match_with_the_watch_list_they_were_given() -> None:
     pooled = run(Extraction(workers=1, limit=30, matcher=StandInWatchlist()), article())
     inline = extract_page(article(), 0, StandInWatchlist())
@@ -258,6 +264,7 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+@pytest.mark.slow  # worker processes
 def test_workers_of_a_crawl_killed_outright_do_not_outlive_it(tmp_path: Path) -> None:
     """``kill -9`` of a crawl (or the OOM killer) used to leave its workers and their
     forkserver waiting for ever: hundreds of megabytes per killed crawl, for months."""

@@ -123,6 +123,7 @@ def test_search_filters_and_pages(running_desk: RunningDesk) -> None:
     assert {hit["title"] for hit in hostile} <= set(HOSTILE_TITLES)
 
 
+@pytest.mark.slow  # serves the desk
 def test_episodes_and_sources_are_the_cli_rows(desk_archive: DeskArchive, cli) -> None:  # type: ignore[no-untyped-def]
     # The CLI reads the wall clock: so does this desk.
     config = str(desk_archive.config_path)
