@@ -169,9 +169,9 @@ def _apply(
 
 def _copy_state(row: AlertEpisode, state: EpisodeState) -> None:
     row.status = state.status
-    row.observed = state.opening_count
+    row.observed = round(state.opening_count)  # the service counts whole stories
     row.last_bucket = state.last_bucket
-    row.peak_count = state.peak_count
+    row.peak_count = round(state.peak_count)
     row.updates = state.updates
     row.quiet_buckets = state.quiet_buckets
     row.closed_at = state.closed_at
@@ -187,7 +187,7 @@ def _alert(
         cluster,
         verdict.start,
         width,
-        observed=verdict.count,
+        observed=round(verdict.count),
         expected=verdict.expected,
         tail_probability=verdict.tail_probability,
         sources=verdict.sources,

@@ -55,7 +55,8 @@ class BucketVerdict:
     """One bucket as the detector judged it."""
 
     start: datetime
-    count: int
+    count: float
+    """Stories in the bucket: whole in the service, any number in a CSV backtest."""
     expected: float
     tail_probability: float
     spike: bool
@@ -69,8 +70,8 @@ class EpisodeState:
     onset_bucket: datetime
     last_bucket: datetime
     """The last complete bucket this episode has taken into account."""
-    opening_count: int
-    peak_count: int
+    opening_count: float
+    peak_count: float
     updates: int = 0
     quiet_buckets: int = 0
     closed_at: datetime | None = None

@@ -160,7 +160,7 @@ def find_onsets(
     verdicts = [
         BucketVerdict(
             start=start + i * width,
-            count=int(counts[i]),
+            count=float(counts[i]),
             expected=float(result.expected[i]),
             tail_probability=float(result.tail_probability[i]),
             spike=bool(result.spike[i]),

@@ -53,7 +53,7 @@ class EpisodeEvent:
             cluster=cluster,
             kind=transition.kind,
             bucket_start=verdict.start,
-            observed=verdict.count,
+            observed=round(verdict.count),  # whole stories in the service
             expected=verdict.expected,
             tail_probability=verdict.tail_probability,
             sources=verdict.sources,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, example, given, settings
+from hypothesis import HealthCheck, assume, event, example, given, settings
 from hypothesis import strategies as st
 
 from alerts.episodes import EpisodePolicy
@@ -472,3 +472,299 @@ def test_tails_are_probabilities_and_unjudged_buckets_are_unsurprising(
 ) -> None:
     counts, start, width, params = case
     assert_tails(detect_spikes(counts, start, width, params), params)
+
+
+# -- updates: the alerts an open episode sends after its onset ---------------------------
+
+
+def as_written(
+    draw: st.DrawFn, rng: np.random.Generator, start: datetime, width: timedelta, counts: np.ndarray
+) -> Written:
+    """``counts`` from ``start`` as a user writes them, as ``written_series`` does: some
+    buckets missing, some split over two rows (halves: the sum stays exact for fractional
+    counts too), maybe shuffled, in one of the ``WRITINGS``."""
+    gaps = rng.random(len(counts)) < draw(st.sampled_from([0.0, 0.05, 0.3]))
+    gaps[0] = False
+    writing = WRITINGS[draw(st.sampled_from(sorted(WRITINGS)))]
+    rows: list[tuple[datetime, float]] = []
+    for i in np.flatnonzero(~gaps):
+        moment, count = start + int(i) * width, float(counts[i])
+        if count > 1 and rng.random() < 0.05:
+            half = count // 2 if count.is_integer() else count / 2
+            rows += [(moment, half), (moment, count - half)]
+        else:
+            rows.append((moment, count))
+    if draw(st.booleans()):
+        rows = [rows[i] for i in rng.permutation(len(rows))]
+
+    def number(count: float) -> str:
+        return str(int(count)) if count.is_integer() else repr(count)
+
+    lines = [HEADER] + [f"{writing(moment)},{number(count)}\n" for moment, count in rows]
+    return Written("".join(lines), width, rows)
+
+
+@st.composite
+def escalating_series(
+    draw: st.DrawFn, widths: tuple[timedelta, ...] = (HOUR, FIVE), fractional: bool = False
+) -> Written:
+    """3-8 days of day-and-night counts in which stories open and then grow (or fade): a
+    burst after the two days of warm-up, then one to four more, mostly in the buckets
+    right after it, each 0.5-3.5 times the one before, so that episodes often earn an
+    update (and sometimes just miss one). ``fractional``: counts like 9.9 (weights,
+    averages), which ``read_series`` accepts, instead of whole stories."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    width = draw(st.sampled_from(widths))
+    length = int(draw(st.integers(3, 8)) * DAY / width)
+    start = START + timedelta(days=draw(st.integers(0, 400)), seconds=draw(st.integers(0, 86_399)))
+    level = draw(st.sampled_from([0.5, 3.0, 20.0]))
+    counts = rng.poisson(day_night(length, level, width)).astype(float)
+    warm = int(2 * DAY / width)
+    for _ in range(draw(st.integers(1, 4))):
+        at = int(rng.integers(warm, length))
+        size = float(rng.integers(5, 60))
+        counts[at] += size
+        for _ in range(int(rng.integers(1, 5))):
+            at += int(rng.choice([1, 1, 1, 2, 3, 6]))
+            if at >= length:
+                break
+            size *= float(rng.uniform(0.5, 3.5))
+            counts[at] += round(size)
+    if fractional:
+        counts = np.round(counts * rng.uniform(0.8, 1.2, length), 1)
+    return as_written(draw, rng, start, width, counts)
+
+
+def one_story_growing(opening: float, later: float) -> Written:
+    """Four days of one story an hour, then ``opening`` at noon of the fourth day and
+    ``later`` the hour after."""
+    counts = np.ones(4 * 24)
+    counts[3 * 24 + 12], counts[3 * 24 + 13] = opening, later
+    rows = [(START + i * HOUR, float(count)) for i, count in enumerate(counts)]
+    text = HEADER + "".join(f"{moment.isoformat()},{count:g}\n" for moment, count in rows)
+    return Written(text, HOUR, rows)
+
+
+@st.composite
+def episode_rules(draw: st.DrawFn) -> tuple[SpikeParams, EpisodePolicy]:
+    """Detector thresholds and episode rules, the service's defaults among them."""
+    min_count = draw(st.integers(1, 12))
+    params = SpikeParams(threshold=draw(st.sampled_from([0.05, 1e-3, 1e-5])), min_count=min_count)
+    policy = EpisodePolicy(
+        cooldown=draw(st.sampled_from([timedelta(0), HOUR, 6 * HOUR, DAY])),
+        close_after=draw(st.integers(1, 4)),
+        quiet_threshold=draw(st.sampled_from([0.05, 0.2])),
+        min_count=min_count,
+        update_factor=draw(st.sampled_from([1.5, 2.0, 3.0])),
+        max_updates=draw(st.sampled_from([0, 1, 1, 1, 2, 3])),
+    )
+    return params, policy
+
+
+any_series = st.one_of(written_series(), escalating_series(), escalating_series())
+"""Mostly series whose stories grow (where updates are), some of any kind."""
+
+
+def episodes_of(rows: list[Onset]) -> list[tuple[Onset, list[Onset]]]:
+    """The rows grouped by episode: each open with the updates that follow it. Fails
+    unless every row is an open or an update and the first is an open."""
+    assert {row.kind for row in rows} <= {"open", "update"}
+    grouped: list[tuple[Onset, list[Onset]]] = []
+    for row in rows:
+        if row.kind == "open":
+            grouped.append((row, []))
+        else:
+            assert grouped, f"an update before any open: {row}"
+            grouped[-1][1].append(row)
+    return grouped
+
+
+def bucketed(written: Written) -> tuple[np.ndarray, datetime]:
+    """The written rows summed into buckets of ``written.width`` from the first moment."""
+    first = min(moment for moment, _ in written.rows)
+    last = max(moment for moment, _ in written.rows)
+    counts = np.zeros(round((last - first) / written.width) + 1)
+    for moment, count in written.rows:
+        counts[round((moment - first) / written.width)] += count
+    return counts, first
+
+
+def check_updates(
+    written: Written, params: SpikeParams, policy: EpisodePolicy, rows: list[Onset]
+) -> None:
+    """What every update must say of its episode: after its open, at most
+    ``max_updates`` of them, a spike that is not quiet, ``update_factor`` times the
+    opening count; and the next open only after a close and the cooldown."""
+    check_onsets(written, params, rows)  # in time order, each a bucket of the file's rows
+    width = written.width
+    grouped = episodes_of(rows)
+    for at, (opened, updates) in enumerate(grouped):
+        following = grouped[at + 1] if at + 1 < len(grouped) else None
+        assert len(updates) <= policy.max_updates
+        for update in updates:
+            assert opened.start < update.start
+            assert update.count >= policy.update_factor * opened.count
+            # A spike (``check_onsets``: below the threshold) that is not quiet.
+            assert update.tail_probability < policy.quiet_threshold
+            assert update.count >= policy.min_count
+        if following is not None:
+            # The episode's last alert is not quiet, so its close comes at least
+            # ``close_after`` buckets later, and the next open after the cooldown.
+            last = updates[-1] if updates else opened
+            assert following[0].start > last.start + policy.close_after * width + policy.cooldown
+
+
+@settings(max_examples=30, deadline=None)
+@given(written=any_series, rules=episode_rules())
+def test_updates_leave_the_default_rows_as_they_were(
+    written: Written, rules: tuple[SpikeParams, EpisodePolicy]
+) -> None:
+    """The default (and ``updates=False``) rows are the opens of ``updates=True``, in the
+    same order and to the last field: the option adds rows and changes none."""
+    params, policy = rules
+    series = read_series(io.StringIO(written.text))
+    default = find_onsets(series, params, policy)
+    assert find_onsets(series, params, policy, updates=False) == default
+    every = find_onsets(series, params, policy, updates=True)
+    assert [row for row in every if row.kind == "open"] == default
+    assert all(row.kind == "open" for row in default)
+    assert len(every) - len(default) == sum(row.kind == "update" for row in every)
+
+
+@settings(max_examples=40, deadline=None)
+@given(written=any_series, rules=episode_rules())
+def test_each_update_follows_its_open_and_doubles_it(
+    written: Written, rules: tuple[SpikeParams, EpisodePolicy]
+) -> None:
+    """Every update comes after an open and before the next one, at most
+    ``max_updates`` an episode, at ``update_factor`` times the opening count (the open
+    bucket's own count: find_onsets feeds complete buckets only, never a partial one);
+    rows in time order, each named by one of the file's own labels."""
+    params, policy = rules
+    series = read_series(io.StringIO(written.text))
+    rows = find_onsets(series, params, policy, updates=True)
+    check_updates(written, params, policy, rows)
+    assert all(row.timestamp in series.labels for row in rows)
+    event(f"updates: {min(sum(row.kind == 'update' for row in rows), 2)}")
+
+
+@settings(max_examples=25, deadline=None)
+@given(written=escalating_series(), rules=episode_rules())
+def test_a_story_that_grows_at_once_earns_its_update(
+    written: Written, rules: tuple[SpikeParams, EpisodePolicy]
+) -> None:
+    """The converse, where the episode is surely still open: in the run of not-quiet
+    buckets right after an open, the first spike reaching ``update_factor`` times the
+    opening count is the episode's first update (when it may have one), and no bucket of
+    that run before it is one."""
+    params, policy = rules
+    series = read_series(io.StringIO(written.text))
+    rows = find_onsets(series, params, policy, updates=True)
+    counts, first = bucketed(written)
+    width = written.width
+    verdicts = detect_spikes(counts, first, width, params)
+    for opened, updates in episodes_of(rows):
+        i = round((opened.start - first) / width) + 1
+        expected_update = None
+        while i < len(counts):
+            quiet = (
+                verdicts.tail_probability[i] >= policy.quiet_threshold
+                or counts[i] < policy.min_count
+            )
+            if quiet:
+                break
+            if verdicts.spike[i] and counts[i] >= policy.update_factor * opened.count:
+                expected_update = first + i * width
+                break
+            i += 1
+        event(f"an update due: {expected_update is not None}; listed: {bool(updates)}")
+        if policy.max_updates == 0:
+            assert updates == []
+        elif expected_update is not None:
+            assert updates and updates[0].start == expected_update, (opened, updates)
+        else:  # no update inside the run: the first (if any) comes after it
+            assert all(update.start > first + i * width for update in updates[:1])
+
+
+# Counts are the file's own, fractional or not: the episode logic once had ``int(count)``,
+# so a bucket of 19.0 "doubled" an opening bucket of 9.9 (19 >= 2 * 9) and was listed as an
+# update, and with update_factor 1.5 a bucket of 13.5 after an opening 9.0 (13 < 13.5) was
+# not, though it is 1.5 times the opening count.
+@settings(max_examples=20, deadline=None)
+@given(written=escalating_series(fractional=True), factor=st.sampled_from([1.5, 2.0, 3.0]))
+@example(written=one_story_growing(9.9, 19.0), factor=2.0)
+@example(written=one_story_growing(9.0, 13.5), factor=1.5)
+def test_fractional_counts_update_at_the_factor_of_the_opening_count(
+    written: Written, factor: float
+) -> None:
+    params = SpikeParams(threshold=1e-3)
+    policy = EpisodePolicy(update_factor=factor)
+    series = read_series(io.StringIO(written.text))
+    rows = find_onsets(series, params, policy, updates=True)
+    counts, first = bucketed(written)
+    verdicts = detect_spikes(counts, first, written.width, params)
+    for opened, updates in episodes_of(rows):
+        for update in updates:
+            assert update.count >= factor * opened.count, (opened, update)
+        # The bucket right after an open is inside its episode: a spike there at the
+        # factor is the update.
+        i = round((opened.start - first) / written.width) + 1
+        if (
+            i < len(counts)
+            and verdicts.spike[i]
+            and counts[i] >= max(policy.min_count, factor * opened.count)
+            and verdicts.tail_probability[i] < policy.quiet_threshold
+        ):
+            assert updates and updates[0].start == opened.start + written.width, (opened, counts[i])
+
+
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(written=st.one_of(escalating_series(), escalating_series(), written_series()))
+@example(written=one_story_growing(30.0, 70.0))  # an open, then its update
+def test_detect_series_json_has_a_kind_column_with_updates_only(
+    cli, no_config: Path, written: Written
+) -> None:
+    """Through the real CLI: with ``--updates`` every JSON row carries a kind (open or
+    update, the service's default rules: at most one update, at twice the opening
+    count); without it no row does, and the rows are the opens, to the last field."""
+    path = no_config / "series.csv"
+    path.write_text(written.text, encoding="utf-8")
+    plain = cli("detect", "--series", str(path), "--format", "json")
+    every = cli("detect", "--series", str(path), "--format", "json", "--updates")
+    assert plain.code == every.code == 0, (plain, every)
+    onsets, alerts = json.loads(plain.out), json.loads(every.out)
+    assert all("kind" not in row for row in onsets)
+    assert all(row["kind"] in ("open", "update") for row in alerts)
+    opens = [row for row in alerts if row["kind"] == "open"]
+    assert [{k: v for k, v in row.items() if k != "kind"} for row in opens] == onsets
+    labels = read_series(io.StringIO(written.text)).labels
+    times = [parse_timestamp(row["timestamp"]) for row in alerts]
+    assert times == sorted(set(times)) and all(row["timestamp"] in labels for row in alerts)
+    event(f"updates: {min(sum(row['kind'] == 'update' for row in alerts), 2)}")
+    opening = None
+    updates = 0
+    for row in alerts:
+        if row["kind"] == "open":
+            opening, updates = row["count"], 0
+        else:
+            assert opening is not None
+            updates += 1
+            assert updates <= 1 and row["count"] >= 2 * opening
+
+
+def test_detect_series_table_has_a_kind_column_with_updates(cli, no_config: Path) -> None:
+    path = no_config / "series.csv"
+    path.write_text(one_story_growing(30, 70).text, encoding="utf-8")
+    plain = cli("detect", "--series", str(path))
+    every = cli("detect", "--series", str(path), "--updates")
+    assert plain.code == every.code == 0, (plain, every)
+    columns = ["timestamp", "count", "expected", "score", "every"]
+    assert plain.out.splitlines()[0].split("\t") == columns
+    lines = [line.split("\t") for line in every.out.splitlines()]
+    assert lines[0] == [*columns, "kind"]
+    assert [(line[0], line[-1]) for line in lines[1:]] == [
+        ("2025-01-09T12:00:00", "open"),
+        ("2025-01-09T13:00:00", "update"),
+    ]
