@@ -147,6 +147,18 @@ def test_bad_series_is_one_line(cli, tmp_path: Path, body: str, message: str) ->
     assert len(result.err.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize(
+    "option", [["--updates"], ["--threshold", "0.001"], ["--false-alarms", "1/2w"]]
+)
+def test_series_options_without_a_series_are_refused(cli, option: list[str]) -> None:
+    """Without --series, ``detect`` judges the archive and queues real alerts with the
+    [detection] rules: an option that only shapes a backtest must not be dropped in
+    silence from that run."""
+    result = cli("detect", *option)
+    assert result.code == 2
+    assert f"{option[0]} only apply with --series" in result.err
+
+
 def test_find_onsets_refuses_a_span_of_too_many_buckets() -> None:
     from alerts.episodes import EpisodePolicy
     from alerts.series import Series, SeriesError, find_onsets

@@ -144,6 +144,31 @@ def test_closing_leaves_nothing_for_interpreter_exit_to_join() -> None:
 
 
 @pytest.mark.slow  # worker processes
+def test_closing_stops_workers_still_busy_after_the_grace(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A worker stuck in a page (here: no time limit, a page of seconds) is not waited
+    for without end: after the grace it is killed, and nothing is left for exit to join."""
+    from spiders.crawler import extraction as module
+
+    monkeypatch.setattr(module, "CLOSE_GRACE", 0.3)
+    before = {thread.ident for thread in threading.enumerate()}
+    extraction = Extraction(workers=1, limit=0)
+
+    async def start_a_slow_page() -> None:
+        pending = asyncio.ensure_future(extraction.extract(slow_page()))
+        await asyncio.sleep(0.5)  # the worker is busy with it
+        pending.cancel()
+
+    run_loop(start_a_slow_page())
+    with caplog.at_level("WARNING", logger=module.__name__):
+        extraction.close()
+    assert "still busy after 0.3s; stopping them" in caplog.text
+    left = [thread.name for thread in threading.enumerate() if thread.ident not in before]
+    assert left == [], left
+
+
+@pytest.mark.slow  # worker processes
 def test_workers_match_with_the_watch_list_they_were_given() -> None:
     pooled = run(Extraction(workers=1, limit=30, matcher=StandInWatchlist()), article())
     inline = extract_page(article(), 0, StandInWatchlist())

@@ -74,6 +74,22 @@ def detect(
         raise typer.BadParameter("must be at least 1", param_hint="--min-count")
     app_state = state(ctx)
     if series is None:
+        given = [
+            name
+            for name, value in (
+                ("--threshold", threshold),
+                ("--false-alarms", false_alarms),
+                ("--min-count", min_count),
+                ("--updates", updates or None),
+            )
+            if value is not None
+        ]
+        if given:
+            # The archive pass takes its rules from [detection]: a series-only option
+            # must not be silently dropped from a run that queues real alerts.
+            raise typer.BadParameter(
+                f"{', '.join(given)} only apply with --series", param_hint="--series"
+            )
         _detect_archive(ctx, fmt)
         return
     from alerts.series import SeriesError, find_onsets, infer_bucket, read_series

@@ -125,7 +125,16 @@ with every page."""
 
 
 CLOSE_GRACE = 10.0
-"""How long ``Extraction.close`` waits for its workers beyond a page's time limit."""
+"""How long ``Extraction.close`` waits for its workers beyond two pages' time limit."""
+
+
+def _kill_workers(pool: Executor) -> None:
+    """Kill a process pool's workers: its manager thread then finds the pool broken and
+    ends (``ProcessPoolExecutor`` has no public way to do this before Python 3.14)."""
+    processes = getattr(pool, "_processes", None) or {}
+    for process in list(processes.values()):
+        process.kill()
+
 
 PARENT_CHECK_SECONDS = 2.0
 """How often a worker asks whether the crawl that started it is still there."""
@@ -214,13 +223,15 @@ class Extraction:
             return Refused("the extraction worker died")
 
     def close(self) -> None:
-        """Stop the workers: pages not started are dropped, a page in flight may finish
-        (within its limit), and the pool is gone when this returns.
+        """Stop the workers; the pool is gone when this returns.
 
-        Not closed without waiting: the pool's manager thread then still winds down when
-        the crawl's process exits, and Python 3.11's exit hook races it for the pool's
-        wake-up pipe (a traceback at exit, now and then). The wait is bounded: a worker
-        stuck past its alarm (in C code) is left behind with a warning."""
+        Pages not yet handed to a worker are dropped; a worker may still finish the page
+        it holds and one it has queued (each within ``limit``). Not closed without
+        waiting: the pool's manager thread then still wound down when the crawl's process
+        exited, and Python 3.11's exit hook raced it for the pool's wake-up pipe (a
+        traceback at exit, now and then). The wait is bounded: workers still busy after
+        it (a page stuck past its alarm, in C code) are killed, so exit never waits on
+        them."""
         pool, self._pool = self._pool, None
         if pool is None:
             return
@@ -231,10 +242,12 @@ class Extraction:
             daemon=True,
         )
         stopping.start()
-        grace = self.limit + CLOSE_GRACE if self.limit > 0 else CLOSE_GRACE
+        grace = 2 * max(self.limit, 0.0) + CLOSE_GRACE
         stopping.join(grace)
         if stopping.is_alive():
-            logger.warning("extraction workers did not stop within %gs; not waiting", grace)
+            logger.warning("extraction workers still busy after %gs; stopping them", grace)
+            _kill_workers(pool)
+            stopping.join(CLOSE_GRACE)
 
     def _start(self) -> Executor:
         # forkserver: workers start from a clean server process, not from a fork of the
