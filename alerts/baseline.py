@@ -348,7 +348,13 @@ class Baseline:
             flagged,
             counts,
             lambda values: self.trailing(values, window),
-            Calibration(p.threshold, max(p.min_count, 1), p.peak_score, p.peak_prior),
+            Calibration(
+                p.threshold,
+                max(p.min_count, 1),
+                p.peak_score,
+                p.peak_prior,
+                same_burst=max(1, HOUR // (DAY // self.layout.per_period)),
+            ),
         )
 
     def inflation(self, counts: Floats, mean: Floats, var: Floats, use: Floats) -> Floats:

@@ -29,8 +29,8 @@ MIN_EXCESS_FLAGS = 3.0
 (and at least this many) are the series' habit: they count among its peaks. A habit is a
 burst that came back at least three times: at two, a cluster with three stories in a
 month had its stories called its habit, and a fourth, at twice the usual for two hours,
-went unseen in 43 % of series (20 % at three; the habit test of a burst every three days
-still holds)."""
+went unseen in 43 % of series (12 % now, with a story's flickering flags counted as one
+burst: ``Calibration.same_burst``; a burst every three days is still a habit)."""
 ROBUST_SD = 4.0
 """Squared residuals beyond this many standard deviations count as this many, in the
 moment fits of a bucket's spread (``Baseline._dispersion``, ``variance_inflation``)."""
@@ -51,6 +51,9 @@ class Calibration:
     """Scores (``-log10`` tails) above this are peaks."""
     peak_prior: float = 20.0
     """The model's own tail is worth this many peaks."""
+    same_burst: int = 1
+    """Flagged runs fewer than this many buckets apart are one burst (a story that
+    flickers in and out of the threshold) when flagged bursts are counted."""
 
 
 def score(tail_probability: ArrayLike) -> Floats:
@@ -91,10 +94,11 @@ def calibrated_tail(
     real story cannot teach the series that stories are its habit). Left out, the fit
     only saw the bursts that fell short and went on flagging a burst that kept coming
     back. When the window holds more flagged runs than the budget allows (``FLAG_EXCESS``
-    times the threshold's share, and at least ``MIN_EXCESS_FLAGS``; runs, as the budget
-    counts onsets: one story flags an hour of five-minute buckets), bursts are this
-    series' way, not news, and they count uncensored (as a lasting level shift becomes
-    the new normal).
+    times the threshold's share, and more than ``MIN_EXCESS_FLAGS``; runs, as the budget
+    counts onsets: one story flags an hour of five-minute buckets, and runs closer than
+    ``same_burst`` buckets are one, as a story flickers across the threshold), bursts
+    are this series' way, not news, and they count uncensored (as a lasting level shift
+    becomes the new normal).
 
     Every run's excess is winsorised at ``WINSOR`` times the threshold's: the threshold
     asks how often the series is about this surprising, and a moment fit let two or
@@ -110,7 +114,7 @@ def calibrated_tail(
     eligible = (scores > u) & (counts >= c.min_count)
     excess = np.where(eligible, scores - u, 0.0)
 
-    n_runs = trailing(run_ends(flagged > 0))
+    n_runs = trailing(run_ends(bridged(flagged > 0, c.same_burst)))
     n_all = trailing(sample) + trailing(flagged)
     too_many = n_runs > np.maximum(MIN_EXCESS_FLAGS, FLAG_EXCESS * c.threshold * n_all)
     weight = sample + flagged * too_many
@@ -143,6 +147,19 @@ def run_ends(marks: NDArray[np.bool_]) -> Floats:
     """1 where a run of ``marks`` ends along the last axis, else 0."""
     after = np.zeros_like(marks[..., :1])
     return np.asarray(marks & ~np.concatenate([marks[..., 1:], after], axis=-1), dtype=float)
+
+
+def bridged(marks: NDArray[np.bool_], gap: int) -> NDArray[np.bool_]:
+    """``marks`` with every stretch of fewer than ``gap`` unmarked buckets between two
+    marked ones filled in, along the last axis."""
+    if gap <= 1:
+        return marks
+    length = marks.shape[-1]
+    index = np.broadcast_to(np.arange(length), marks.shape)
+    last = np.maximum.accumulate(np.where(marks, index, -length - gap), axis=-1)
+    following = np.where(marks, index, 2 * length + gap)
+    upcoming = np.flip(np.minimum.accumulate(np.flip(following, -1), axis=-1), -1)
+    return np.asarray(marks | (upcoming - last - 1 < gap), dtype=bool)
 
 
 def run_maxima(peaks: NDArray[np.bool_], excess: Floats, weight: Floats) -> tuple[Floats, Floats]:
