@@ -116,8 +116,10 @@ def bucket_moments(
 
     A slot of ``n`` stories starts a clump with probability ``1 - (1 - share)**n``
     (``_wire_clumps``); over the slot's gamma-Poisson count that is ``1 - (1 + m share /
-    DISPERSION)**-DISPERSION``. A clump's stories are counted in its own bucket (those
-    spilling into the next are as many as spill in from the one before)."""
+    DISPERSION)**-DISPERSION``. A clump's stories are counted in its own bucket: those
+    spilling into the next are as many as spill in from the one before, so the mean is
+    exact, but the variance is somewhat overstated below daily buckets (simulated: 0.8-0.95
+    of it at 5-minute and hourly ones), which makes the oracle a little more cautious."""
     per_hour = LEVEL_PER_HOUR[level] if isinstance(level, str) else float(level)
     first = (bucket_start - start) // SLOT
     index = np.arange(first, first + _slots_per_bucket(bucket, 0))
