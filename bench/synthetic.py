@@ -96,13 +96,20 @@ def bucket_noise(
     bucket_start: datetime, bucket: timedelta, level: Level | float, start: datetime = START
 ) -> tuple[float, float]:
     """Mean and standard deviation of a bucket's count in a null series, clumps left out."""
+    mean = _slot_means(bucket_start, bucket, level, start)
+    return float(mean.sum()), float(np.sqrt(np.sum(mean + mean**2 / DISPERSION)))
+
+
+def _slot_means(
+    bucket_start: datetime, bucket: timedelta, level: Level | float, start: datetime
+) -> np.ndarray:
+    """The generator's mean stories in each 5-minute slot of the bucket (no clumps)."""
     per_hour = LEVEL_PER_HOUR[level] if isinstance(level, str) else float(level)
     first = (bucket_start - start) // SLOT
     index = np.arange(first, first + _slots_per_bucket(bucket, 0))
     slot_hours = (index % (24 * SLOTS_PER_HOUR)) / SLOTS_PER_HOUR
     weekday = (index // (24 * SLOTS_PER_HOUR)) % 7
-    mean = per_hour / SLOTS_PER_HOUR * day_profile(slot_hours, weekday)
-    return float(mean.sum()), float(np.sqrt(np.sum(mean + mean**2 / DISPERSION)))
+    return np.asarray(per_hour / SLOTS_PER_HOUR * day_profile(slot_hours, weekday))
 
 
 def bucket_moments(
@@ -120,12 +127,7 @@ def bucket_moments(
     spilling into the next are as many as spill in from the one before, so the mean is
     exact, but the variance is somewhat overstated below daily buckets (simulated: 0.8-0.95
     of it at 5-minute and hourly ones), which makes the oracle a little more cautious."""
-    per_hour = LEVEL_PER_HOUR[level] if isinstance(level, str) else float(level)
-    first = (bucket_start - start) // SLOT
-    index = np.arange(first, first + _slots_per_bucket(bucket, 0))
-    slot_hours = (index % (24 * SLOTS_PER_HOUR)) / SLOTS_PER_HOUR
-    weekday = (index // (24 * SLOTS_PER_HOUR)) % 7
-    m = per_hour / SLOTS_PER_HOUR * day_profile(slot_hours, weekday)
+    m = _slot_means(bucket_start, bucket, level, start)
     var = m + m**2 / DISPERSION
     share, (low, high) = CLUMPS[clumps]
     if share == 0:
