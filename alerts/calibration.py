@@ -26,7 +26,7 @@ Trailing = Callable[[Floats], Floats]
 FLAG_EXCESS = 2.0
 MIN_EXCESS_FLAGS = 3.0
 """Flagged runs in the calibration window beyond this many times the threshold's share
-(and at least this many) are the series' habit: they count among its peaks. A habit is a
+(and more than this many) are the series' habit: they count among its peaks. A habit is a
 burst that came back at least three times: at two, a cluster with three stories in a
 month had its stories called its habit, and a fourth, at twice the usual for two hours,
 went unseen in 43 % of series (12 % now, with a story's flickering flags counted as one

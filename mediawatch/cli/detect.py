@@ -61,8 +61,8 @@ def detect(
     timestamp, count, expected count, score (-log10 of the calibrated tail probability: 3
     means a one-in-a-thousand bucket) and how often such a bucket comes by chance; with
     --updates, also each episode's update (a spike doubling its opening count), with a
-    kind column (open or update). The
-    bucket width is the median gap between timestamps; missing buckets count 0. Works
+    kind column (open or update). The bucket width is the median gap between
+    timestamps; missing buckets count 0. Works
     without a config file (the [detection] defaults). Without --series, judges the
     archive now and queues alerts, as the service's detect job does.
 
