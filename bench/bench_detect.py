@@ -13,6 +13,10 @@
 4. NAB scores on tweet-like semi-synthetic series with labelled stories
    (bench/tweetlike.py, a smoke test of our own), beside the windowed Gaussian.
 
+``python bench/bench_detect.py --tweet-seeds 55-62 --null-series 200`` runs section 4 on
+eight seeds (with their mean) and the null sets on four times as many series (the default
+50 put 16-17 series in each level, and a cell's rate is that noisy).
+
 The CLI runs in-process from an empty temporary directory with $MEDIAWATCH_CONFIG
 unset, so no config.toml can change its defaults. Sections 2-3 need the shared data
 (``../shared/detection-dev`` from the repository root) and are skipped without it.
@@ -20,6 +24,7 @@ unset, so no config.toml can change its defaults. Sections 2-3 need the shared d
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import csv
 import io
@@ -55,6 +60,7 @@ NULL_SERIES = 50
 NULL_WEEKS = 8
 RECALL_SERIES = 30
 TWEET_LIKE_SERIES = 20
+TWEET_LIKE_SEED = 55
 SPIKE_STORIES = (30, 60)
 BUCKETS = {
     "5-minute": timedelta(minutes=5),
@@ -243,12 +249,12 @@ def bench_no_anomaly(corpus: dict[str, nab.Labelled]) -> None:
         )
 
 
-def bench_null_set(workdir: Path) -> None:
+def bench_null_set(workdir: Path, count: int = NULL_SERIES) -> None:
     for label, bucket in BUCKETS.items():
-        _null_set(workdir, "leaked", bucket, label)
-    _null_set(workdir, "reprints", timedelta(hours=1), "hourly")
+        _null_set(workdir, "leaked", bucket, label, count=count)
+    _null_set(workdir, "reprints", timedelta(hours=1), "hourly", count=count)
     for label in ("5-minute", "hourly"):
-        _null_set(workdir, "leaked", BUCKETS[label], label, wander=WANDER)
+        _null_set(workdir, "leaked", BUCKETS[label], label, wander=WANDER, count=count)
 
 
 WANDER = 0.5
@@ -258,7 +264,12 @@ the bound to compare with: the model knows no drift, only its calibration sees i
 
 
 def _null_set(
-    workdir: Path, clumps: synthetic.Clumps, bucket: timedelta, label: str, wander: float = 0.0
+    workdir: Path,
+    clumps: synthetic.Clumps,
+    bucket: timedelta,
+    label: str,
+    wander: float = 0.0,
+    count: int = NULL_SERIES,
 ) -> None:
     rng = np.random.default_rng(12)
     share, (low, high) = synthetic.CLUMPS[clumps]
@@ -272,7 +283,7 @@ def _null_set(
     )
     budget = DetectionConfig().false_alarms
     print(
-        f"\nSynthetic null set, {label} buckets: {NULL_SERIES} series x {NULL_WEEKS} weeks,"
+        f"\nSynthetic null set, {label} buckets: {count} series x {NULL_WEEKS} weeks,"
         f" negative-binomial with day/night profile and {clumps} wire clumps ({low}-{high}"
         f" extra stories for {share:.0%} of stories){drifting}; {target}"
         + (
@@ -283,7 +294,7 @@ def _null_set(
     )
     onsets = dict.fromkeys(LEVELS, 0)
     series = dict.fromkeys(LEVELS, 0)
-    for i in range(NULL_SERIES):
+    for i in range(count):
         level = LEVELS[i % len(LEVELS)]
         rows = synthetic.null_series(rng, NULL_WEEKS, bucket, level, clumps=clumps, wander=wander)
         path = workdir / f"null-{clumps}-{label}-{wander:g}-{i}.csv"
@@ -297,7 +308,7 @@ def _null_set(
             f"  {level:<5} ({mean:g}/h, {series[level]} series): {onsets[level]:>4} onsets"
             f" = {per_week:.3f} per cluster-week"
         )
-    total = sum(onsets.values()) / (NULL_SERIES * NULL_WEEKS)
+    total = sum(onsets.values()) / (count * NULL_WEEKS)
     print(f"  all: {sum(onsets.values())} onsets = {total:.3f} per cluster-week")
 
 
@@ -405,51 +416,83 @@ def in_empty_directory(run: Callable[[Path], None]) -> None:
             os.chdir(before)
 
 
-def bench_tweet_like(workdir: Path) -> None:
-    rng = np.random.default_rng(55)
-    corpus: dict[str, nab.Labelled] = {}
-    ours: dict[str, list[datetime]] = {}
-    gaussian: dict[str, list[datetime]] = {}
-    for i in range(TWEET_LIKE_SERIES):
-        series = tweetlike.tweet_like(rng)
-        path = workdir / f"tweet-like-{i}.csv"
-        series.write_csv(path)
-        corpus[path.name] = series.labelled()
-        ours[path.name] = mediawatch_onsets(path)
-        gaussian[path.name] = [series.timestamps[j] for j in windowed_gaussian(series.counts)]
+def bench_tweet_like(workdir: Path, seeds: Sequence[int] = (TWEET_LIKE_SEED,)) -> None:
     print(
-        f"\nTweet-like series (bench/tweetlike.py; our own, a smoke test): {len(corpus)} x"
-        " 55 days of 5-minute buckets, 2-5 labelled stories each; NAB standard profile"
+        f"\nTweet-like series (bench/tweetlike.py; our own, a smoke test): {TWEET_LIKE_SERIES}"
+        " x 55 days of 5-minute buckets, 2-5 labelled stories each; NAB standard profile"
     )
-    for name, found in (("mediawatch", ours), ("windowed Gaussian", gaussian)):
-        score = nab.score_corpus(corpus, found)
-        files = score.files.values()
-        detected = sum(f.detected_windows for f in files)
-        windows = sum(f.windows for f in files)
-        fps = sum(f.false_positives for f in files)
-        print(
-            f"  {name:<18} {_number(score.normalised):>6}  found {detected}/{windows},"
-            f" {fps / len(corpus):.1f} false positives per series"
-        )
+    scores: dict[str, list[float]] = {"mediawatch": [], "windowed Gaussian": []}
+    for seed in seeds:
+        rng = np.random.default_rng(seed)
+        corpus: dict[str, nab.Labelled] = {}
+        ours: dict[str, list[datetime]] = {}
+        gaussian: dict[str, list[datetime]] = {}
+        for i in range(TWEET_LIKE_SERIES):
+            series = tweetlike.tweet_like(rng)
+            path = workdir / f"tweet-like-{seed}-{i}.csv"
+            series.write_csv(path)
+            corpus[path.name] = series.labelled()
+            ours[path.name] = mediawatch_onsets(path)
+            gaussian[path.name] = [series.timestamps[j] for j in windowed_gaussian(series.counts)]
+        if len(seeds) > 1:
+            print(f"  seed {seed}")
+        for name, found in (("mediawatch", ours), ("windowed Gaussian", gaussian)):
+            score = nab.score_corpus(corpus, found)
+            files = score.files.values()
+            detected = sum(f.detected_windows for f in files)
+            windows = sum(f.windows for f in files)
+            fps = sum(f.false_positives for f in files)
+            print(
+                f"  {name:<18} {_number(score.normalised):>6}  found {detected}/{windows},"
+                f" {fps / len(corpus):.1f} false positives per series"
+            )
+            scores[name].append(score.normalised or 0.0)
+    if len(seeds) > 1:
+        print(f"  mean over {len(seeds)} seeds:")
+        for name, values in scores.items():
+            print(f"  {name:<18} {np.mean(values):>6.1f}")
 
 
-def bench_quality(workdir: Path) -> None:
+def bench_quality(workdir: Path, null_series: int = NULL_SERIES) -> None:
     started = time.perf_counter()
     corpus = nab.load_corpus(DEV_ROOT)
     bench_nab(corpus)
     bench_no_anomaly(corpus)
-    bench_null_set(workdir)
+    bench_null_set(workdir, null_series)
     bench_recall(workdir)
     print(f"\nquality sections: {time.perf_counter() - started:.1f} s")
 
 
-def main() -> None:
+def seed_list(text: str) -> list[int]:
+    """``55``, ``55,57`` or ``55-62``."""
+    seeds: list[int] = []
+    for part in text.split(","):
+        low, _, high = part.partition("-")
+        seeds.extend(range(int(low), int(high or low) + 1))
+    return seeds
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--tweet-seeds",
+        type=seed_list,
+        default=[TWEET_LIKE_SEED],
+        help="seeds of the tweet-like section: 55, 55,57 or 55-62 (default %(default)s)",
+    )
+    parser.add_argument(
+        "--null-series",
+        type=int,
+        default=NULL_SERIES,
+        help="series per null set, a third per level (default %(default)s)",
+    )
+    args = parser.parse_args(argv)
     bench_speed()
     if (DEV_ROOT / "windows.json").exists():
-        in_empty_directory(bench_quality)
+        in_empty_directory(lambda workdir: bench_quality(workdir, args.null_series))
     else:
         print(f"\nskipped NAB scores, false alarms and recall: {DEV_ROOT} not found")
-    in_empty_directory(bench_tweet_like)
+    in_empty_directory(lambda workdir: bench_tweet_like(workdir, args.tweet_seeds))
 
 
 if __name__ == "__main__":
