@@ -168,3 +168,14 @@ def test_a_far_false_positive_never_raises_the_score(detected: list[int], far: i
     after = score_file(TWO_WINDOWS, [at(row) for row in [*detected, far]])
 
     assert after.raw <= before.raw + 1e-12
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 500), st.integers(0, 5)), min_size=1, max_size=5))
+def test_bench_seed_lists_read_single_seeds_and_ranges(parts: list[tuple[int, int]]) -> None:
+    """``bench_detect.py --tweet-seeds 55,57-60`` is the seeds written, in order."""
+    from bench.bench_detect import seed_list
+
+    text = ",".join(f"{low}" if span == 0 else f"{low}-{low + span}" for low, span in parts)
+    expected = [seed for low, span in parts for seed in range(low, low + span + 1)]
+    assert seed_list(text) == expected
