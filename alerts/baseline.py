@@ -353,7 +353,7 @@ class Baseline:
                 max(p.min_count, 1),
                 p.peak_score,
                 p.peak_prior,
-                same_burst=max(1, HOUR // (DAY // self.layout.per_period)),
+                same_burst=self.layout.per_slot,  # flags within an hour: one burst
             ),
         )
 

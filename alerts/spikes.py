@@ -68,7 +68,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import special
 
-from alerts.baseline import HOUR, Baseline, Bools, Floats, SpikeParams, layout_for
+from alerts.baseline import Baseline, Bools, Floats, SpikeParams, layout_for
 from alerts.calibration import score
 from clock.moments import epoch_seconds
 
@@ -182,7 +182,7 @@ def _detect_rows(
     flags = np.zeros(padded.shape, dtype=bool)
     held = np.zeros(padded.shape, dtype=bool)
     floor = max(params.min_count, 1)
-    scale = _hour_scale(width)
+    scale = lay.per_slot  # buckets per hour when they divide an hour (5 minutes: 12), else 1
     release = 10.0**-params.peak_score
     aftermath = int(AFTERMATH.total_seconds() // width)
     active = np.arange(rows)
@@ -301,11 +301,6 @@ def _surprise(
     if baseline.params.calibrate:
         tail = baseline.calibrate(tail, sample, flagged, counts)
     return tail
-
-
-def _hour_scale(width: int) -> int:
-    """Buckets per hour when buckets divide an hour (5 minutes: 12), else 1."""
-    return HOUR // width if width < HOUR and HOUR % width == 0 else 1
 
 
 def _rolling(values: Floats, k: int) -> Floats:

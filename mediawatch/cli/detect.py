@@ -137,11 +137,11 @@ def detect(
             "expected": round(onset.expected, 3),
             "score": round(onset.score, 3),
             "every": how_often(onset.tail_probability, width),
-            "kind": onset.kind,
         }
+        | ({"kind": onset.kind} if updates else {})
         for onset in onsets
     ]
-    print_rows([{key: row[key] for key in columns} for row in rows], columns, _row_format(fmt))
+    print_rows(rows, columns, _row_format(fmt))
 
 
 def _detection_config(explicit: Path | None) -> DetectionConfig:
